@@ -1,0 +1,6 @@
+"""SQLite backend for kailash-dataflow: the embedded default."""
+
+from .backend import SQLiteBackend
+
+__all__ = ["SQLiteBackend"]
+__version__ = "0.1.0"

@@ -1,0 +1,53 @@
+"""kailash-dataflow: declare a model once, get Kailash workflow nodes for it.
+
+    from dataflow import DataFlow
+    db = DataFlow()          # SQLite in memory, or $DATABASE_URL
+    @db.model
+    class User:
+        name: str
+"""
+
+from .backend import BACKEND_API_VERSION, Backend, Capabilities, UpsertOutcome
+from .dataflow import DataFlow
+from .errors import (
+    ConfigurationError,
+    DatabaseError,
+    DataFlowError,
+    DuplicateKeyError,
+    FilterError,
+    ModelError,
+    NotFoundError,
+    UnsupportedOperatorError,
+    UpsertConflictTargetError,
+    ValidationError,
+)
+from .express import Express, SyncExpress
+from .hookspecs import hookimpl
+from .model import FieldSpec, ModelSpec
+from .nodes.base import NodeFailure
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKEND_API_VERSION",
+    "Backend",
+    "Capabilities",
+    "ConfigurationError",
+    "DataFlow",
+    "DataFlowError",
+    "DatabaseError",
+    "DuplicateKeyError",
+    "Express",
+    "FieldSpec",
+    "FilterError",
+    "ModelError",
+    "ModelSpec",
+    "NodeFailure",
+    "NotFoundError",
+    "SyncExpress",
+    "UnsupportedOperatorError",
+    "UpsertConflictTargetError",
+    "UpsertOutcome",
+    "ValidationError",
+    "hookimpl",
+]

@@ -1,0 +1,129 @@
+"""The backend contract: what a dialect plugin implements, and what it declares.
+
+A backend is a class registered through ``dataflow_register_backends``. Core
+turns node parameters into validated, typed arguments (a parsed filter, coerced
+rows) and calls the small set of primitives below; result shapes, defaults,
+timestamps and soft delete are core's job, so every backend behaves the same.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, AsyncContextManager, ClassVar, Sequence
+
+if TYPE_CHECKING:
+    from .model import ModelSpec
+    from .plugins import PluginHost
+    from .query import Expr, OrderItem
+    from .urls import DatabaseURL
+
+BACKEND_API_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do. The conformance suite skips tests that need a missing one."""
+
+    transactions: bool = True
+    """Can roll back a multi-statement unit of work."""
+    returning: bool = False
+    """INSERT/UPDATE can return the written rows in the same statement."""
+    json_path: bool = True
+    """Filters can reach inside JSON fields with dotted paths."""
+    regex: bool = True
+    """Supports ``$regex`` with Python-compatible syntax for common patterns."""
+    native_upsert: bool = False
+    """Upsert is one atomic statement (ON CONFLICT / ON DUPLICATE KEY)."""
+    concurrent_writers: bool = True
+    """Several connections may write at the same time."""
+    vector_search: bool = False
+    """Vector fields and similarity search (postgres with pgvector)."""
+    schemas: bool = False
+    """Supports named schemas / search_path."""
+
+    def names(self) -> list[str]:
+        return [f.name for f in fields(self)]
+
+
+@dataclass
+class UpsertOutcome:
+    """What an upsert did: the written rows (if asked for) and whether each was created."""
+
+    rows: list[dict]
+    created: list[bool]
+
+    @property
+    def inserted(self) -> int:
+        return sum(self.created)
+
+    @property
+    def updated(self) -> int:
+        return len(self.created) - self.inserted
+
+
+class Backend(ABC):
+    """Base class of every backend. Subclasses set the class variables."""
+
+    name: ClassVar[str]
+    """The entry-point name, e.g. ``"sqlite"``."""
+    api_version: ClassVar[int] = BACKEND_API_VERSION
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    schemes: ClassVar[tuple[str, ...]] = ()
+    """URL schemes this backend claims (``("postgresql",)``)."""
+    blocking: ClassVar[bool] = False
+    """True when the driver never suspends (embedded SQLite): sync callers run operations inline."""
+
+    def __init__(self, url: "DatabaseURL", host: "PluginHost", **options: Any) -> None:
+        self.url = url
+        self.host = host
+        self.options = options
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect (idempotent). Raise ConnectionFailedError with the password masked."""
+
+    @abstractmethod
+    async def ensure_models(self, models: Sequence["ModelSpec"], *, create: bool) -> None:
+        """Create missing tables and indexes (``create``) or only check they exist."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release every connection. Safe to call twice."""
+
+    def close_sync(self) -> None:
+        """Release connections from synchronous code; backends with loops override."""
+
+    def transaction(self) -> AsyncContextManager[Any]:
+        """A unit of work: primitives called inside it share one connection and commit together."""
+        raise NotImplementedError(f"backend {self.name!r} does not support transactions")
+
+    # --- data primitives (each is atomic on its own) -------------------------------------------
+
+    @abstractmethod
+    async def insert(self, model: "ModelSpec", rows: list[dict], *, returning: bool) -> list[dict]:
+        """Insert rows (all or nothing). With ``returning``, give back the stored rows in order."""
+
+    @abstractmethod
+    async def select(self, model: "ModelSpec", where: "Expr", order: list["OrderItem"],
+                     limit: int | None, offset: int) -> list[dict]:
+        """Rows matching ``where``, sorted and paged."""
+
+    @abstractmethod
+    async def count(self, model: "ModelSpec", where: "Expr") -> int:
+        """How many rows match ``where``."""
+
+    @abstractmethod
+    async def update(self, model: "ModelSpec", where: "Expr", values: dict, *, returning: bool) -> list[dict] | int:
+        """Set ``values`` on matching rows; the updated rows with ``returning``, else the count."""
+
+    @abstractmethod
+    async def delete(self, model: "ModelSpec", where: "Expr") -> int:
+        """Delete matching rows; the count."""
+
+    @abstractmethod
+    async def upsert(self, model: "ModelSpec", rows: list[dict], updates: list[dict], conflict_on: tuple[str, ...],
+                     *, returning: bool) -> UpsertOutcome:
+        """Insert each row, or where ``conflict_on`` matches an existing row, apply ``updates[i]``."""

@@ -1,0 +1,293 @@
+"""``DataFlow``: declare models once, get Kailash nodes and a direct API.
+
+Construction never connects. The first operation opens the backend and creates
+the tables of every model declared so far, once; models declared later are
+created at their first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any, Callable
+
+from . import logs
+from .backend import Backend
+from .errors import ConfigurationError, ModelError
+from .express import Express, SyncExpress
+from .model import ModelSpec, declare, forbid_instantiation
+from .nodes import OPERATIONS
+from .nodes import ownership
+from .operations import Operations
+from .plugins import PluginHost, get_plugin_host
+from .runner import SyncRunner
+from .urls import MEMORY, DatabaseURL, parse_url
+
+#: Options from the seed documents and the 2.x release, with what they mean here.
+OPTIONS = {
+    "auto_migrate": "create missing tables at first use (default True)",
+    "existing_schema_mode": "never issue DDL; check that tables exist at first use (default False)",
+    "enable_model_persistence": "accepted for compatibility; DataFlow never writes model registry tables",
+    "migration_enabled": "accepted for compatibility; schema changes arrive with the migrations feature",
+    "namespace": "prefix for this instance's node names, e.g. 'billing' -> 'billing.UserCreateNode'",
+    "pool_size": "maximum connections per event loop (server backends)",
+    "connect_timeout": "seconds to wait for a server connection (server backends)",
+    "echo": "log every SQL statement at INFO on the 'dataflow.sql' logger",
+}
+
+
+class DataFlow:
+    """A database, its models, their workflow nodes and the express API."""
+
+    def __init__(self, database_url: str | None = None, *, connection_string: str | None = None, **options: Any) -> None:
+        unknown = set(options) - set(OPTIONS)
+        if unknown:
+            valid = "; ".join(f"{k}: {v}" for k, v in OPTIONS.items())
+            raise ConfigurationError(f"unknown DataFlow option(s) {sorted(unknown)}. Valid options: {valid}")
+        if database_url is not None and connection_string is not None:
+            raise ConfigurationError("pass database_url or connection_string, not both")
+        raw = database_url if database_url is not None else connection_string
+        if raw is None:
+            raw = os.environ.get("DATABASE_URL") or MEMORY
+        self.url: DatabaseURL = parse_url(raw)
+        self.options = options
+        self.auto_migrate = bool(options.get("auto_migrate", True))
+        self.existing_schema_mode = bool(options.get("existing_schema_mode", False))
+        namespace = options.get("namespace")
+        if namespace is not None and (not isinstance(namespace, str) or not namespace.isidentifier()):
+            raise ConfigurationError(f"namespace must be an identifier such as 'billing', got {namespace!r}")
+        self.namespace: str | None = namespace
+        self.host: PluginHost = get_plugin_host()
+        backend_cls = self.host.backends.for_scheme(self.url.scheme, self.url.masked())
+        self.backend: Backend = backend_cls(self.url, self.host, **{k: v for k, v in options.items()
+                                                                    if k in ("pool_size", "connect_timeout", "echo")})
+        self.models: dict[str, ModelSpec] = {}
+        self._nodes: dict[str, dict[str, type]] = {}
+        self._pending: list[ModelSpec] = []
+        self._ready_models: set[str] = set()
+        self._ddl_lock = threading.Lock()
+        self._async_ddl_locks: dict[int, asyncio.Lock] = {}
+        self._opened = False
+        self.closed = False
+        self._ops = Operations(self)
+        self._runner = SyncRunner(inline=backend_cls.blocking)
+        self.express = Express(self)
+        self.express_sync = SyncExpress(self)
+        logs.install()
+
+    # --- identity --------------------------------------------------------------------------------------------
+
+    @property
+    def url_masked(self) -> str:
+        return self.url.masked()
+
+    def __repr__(self) -> str:
+        return f"DataFlow({self.url.masked()!r}, backend={self.backend.name!r}, models={list(self.models)})"
+
+    def node_name(self, model: str, suffix: str) -> str:
+        name = f"{model}{suffix}Node"
+        return f"{self.namespace}.{name}" if self.namespace else name
+
+    # --- models ----------------------------------------------------------------------------------------------------
+
+    def model(self, cls: type | None = None, *, table: str | None = None) -> Any:
+        """Class decorator: ``@db.model`` or ``@db.model(table="people")``."""
+        if cls is None:
+            return lambda c: self._declare(c, table)
+        return self._declare(cls, table)
+
+    def _declare(self, cls: type, table: str | None) -> type:
+        self._check_open()
+        spec = declare(cls, self.host.field_types, table=table)
+        previous = self.models.get(spec.name)
+        if previous is not None:
+            same = previous.cls is not None and (previous.cls.__module__, previous.cls.__qualname__) == (cls.__module__, cls.__qualname__)
+            if not same:
+                raise ModelError(f"model {spec.name!r} is already declared on this DataFlow ({previous.cls!r})")
+        self.host.hook.dataflow_model_declared(model=spec, backend_name=self.backend.name)
+        generated: dict[str, type] = {}
+        for batch in self.host.hook.dataflow_generate_nodes(model=spec, dataflow=self):
+            for op, node_cls in batch:
+                if op in generated:
+                    raise ModelError(f"model {spec.name}: two plugins generate the {op!r} node")
+                generated[op] = node_cls
+        names = {cls_.__name__: cls_ for cls_ in generated.values()}
+        aliases = {f"{spec.name}_{OPERATIONS[op]}": c for op, c in generated.items() if op in OPERATIONS and not self.namespace}
+        ownership.claim(self, list(names) + list(aliases), spec.name)
+        ownership.register(self, {**names, **aliases})
+        self.models[spec.name] = spec
+        self._nodes[spec.name] = generated
+        self._ready_models.discard(spec.name)
+        self._pending.append(spec)
+        forbid_instantiation(cls, spec)
+        return cls
+
+    def get_model(self, model: Any) -> ModelSpec:
+        """A model spec from its class or name."""
+        if isinstance(model, ModelSpec):
+            return model
+        name = model if isinstance(model, str) else getattr(model, "__name__", None)
+        spec = self.models.get(name) if name else None
+        if spec is None:
+            raise ModelError(f"unknown model {model!r}; declared models: {', '.join(self.models) or 'none'}")
+        return spec
+
+    def get_models(self) -> dict[str, ModelSpec]:
+        return dict(self.models)
+
+    def get_available_nodes(self, model: Any = None) -> dict[str, list[str]]:
+        """``{'User': ['Create', 'Read', …]}`` for one model or all of them."""
+        names = [self.get_model(model).name] if model is not None else list(self.models)
+        return {n: [OPERATIONS.get(op, op) for op in self._nodes[n]] for n in names}
+
+    def node(self, model: Any, operation: str) -> type:
+        """The node class of ``operation`` ('create', 'list', …) for ``model``."""
+        spec = self.get_model(model)
+        key = operation.lower()
+        for op, suffix in OPERATIONS.items():
+            if key in (op, suffix.lower()):
+                key = op
+        nodes = self._nodes[spec.name]
+        if key not in nodes:
+            raise ModelError(f"model {spec.name} has no {operation!r} node; nodes: {', '.join(nodes)}")
+        return nodes[key]
+
+    def nodes(self, model: Any) -> dict[str, str]:
+        """Node names of a model by operation: ``{'create': 'UserCreateNode', …}``."""
+        return {op: cls.__name__ for op, cls in self._nodes[self.get_model(model).name].items()}
+
+    # --- schema and lifecycle -------------------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ConfigurationError(f"this DataFlow ({self.url.masked()}) is closed")
+
+    async def _ready(self, model: ModelSpec) -> Backend:
+        """The backend, with ``model``'s table ensured (first use opens and creates, once)."""
+        if model.name in self._ready_models:
+            return self.backend
+        self._check_open()
+        if self.backend.blocking:
+            with self._ddl_lock:
+                await self._ensure_pending()
+        else:
+            loop_id = id(asyncio.get_running_loop())
+            lock = self._async_ddl_locks.setdefault(loop_id, asyncio.Lock())
+            async with lock:
+                await self._ensure_pending()
+        return self.backend
+
+    async def _ensure_pending(self) -> None:
+        await self.backend.open()
+        pending = [m for m in self._pending if m.name not in self._ready_models]
+        if pending:
+            create = self.auto_migrate and not self.existing_schema_mode
+            await self.backend.ensure_models(pending, create=create)
+            self._ready_models.update(m.name for m in pending)
+            self._pending = [m for m in self._pending if m.name not in self._ready_models]
+
+    async def create_tables_async(self) -> None:
+        """Open the backend and create the tables of every declared model now."""
+        self._check_open()
+        await self.backend.open()
+        await self.backend.ensure_models(list(self.models.values()), create=not self.existing_schema_mode)
+        self._ready_models.update(self.models)
+        self._pending.clear()
+
+    def create_tables(self) -> None:
+        self._runner.run(self.create_tables_async())
+
+    async def initialize(self) -> bool:
+        """Connect and create pending tables now instead of at first use."""
+        for spec in list(self.models.values()):
+            await self._ready(spec)
+        await self.backend.open()
+        return True
+
+    async def close_async(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        await self.backend.close()
+        self._release()
+
+    def close(self) -> None:
+        """Release connections and this instance's node names. Safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.backend.blocking:
+            self.backend.close_sync()
+        else:
+            try:
+                self._runner.run(self.backend.close())
+            except Exception:
+                self.backend.close_sync()
+        self._runner.close()
+        self._release()
+
+    def _release(self) -> None:
+        names = []
+        for spec_name, nodes in self._nodes.items():
+            names += [c.__name__ for c in nodes.values()]
+            names += [f"{spec_name}_{OPERATIONS[op]}" for op in nodes if op in OPERATIONS]
+        ownership.release(self, names)
+
+    def __enter__(self) -> "DataFlow":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "DataFlow":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close_async()
+
+    # --- dispatch from nodes ---------------------------------------------------------------------------------------------
+
+    async def _call(self, operation: str, model: ModelSpec, params: dict) -> dict:
+        payload = await _DISPATCH[operation](self._ops, model, params)
+        out = dict(payload)
+        out["result"] = payload
+        return out
+
+    def health_check(self) -> dict:
+        """Open the backend and report; raises ConnectionFailedError when unreachable."""
+        self._runner.run(self.backend.open())
+        return {"status": "healthy", "backend": self.backend.name, "database": self.url.masked()}
+
+
+def _create(ops: Operations, model: ModelSpec, params: dict) -> Any:
+    data = params.pop("data", None)
+    if data is not None and not isinstance(data, dict):
+        from .errors import ValidationError
+
+        raise ValidationError(f"{model.name} create: 'data' must be a dict of field values, got {type(data).__name__}")
+    record = {**data, **params} if data else params
+    return ops.create(model, record)
+
+
+def _update(ops: Operations, model: ModelSpec, params: dict) -> Any:
+    keys = {k: params.pop(k) for k in ("id", "record_id", "filter") if k in params}
+    values = dict(params.pop("fields", None) or {})
+    values.update(params.pop("updates", None) or {})
+    values.update(params)
+    return ops.update(model, keys, values)
+
+
+_DISPATCH: dict[str, Callable[..., Any]] = {
+    "create": _create,
+    "read": Operations.read,
+    "update": _update,
+    "delete": Operations.delete,
+    "list": Operations.list,
+    "count": Operations.count,
+    "upsert": Operations.upsert,
+    "bulk_create": Operations.bulk_create,
+    "bulk_update": Operations.bulk_update,
+    "bulk_delete": Operations.bulk_delete,
+    "bulk_upsert": Operations.bulk_upsert,
+}

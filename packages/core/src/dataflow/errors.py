@@ -1,0 +1,187 @@
+"""One error hierarchy for DataFlow, with stable codes and plain text.
+
+Every error carries a ``code`` (``DF-xxx``) that never changes meaning, so
+callers and log searches can rely on it. Messages never contain ANSI colour,
+and never contain passwords: URLs are always shown masked.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+
+class DataFlowError(Exception):
+    """Base class of every error DataFlow raises on purpose."""
+
+    code = "DF-000"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+# --- configuration and plugins -------------------------------------------------
+
+
+class ConfigurationError(DataFlowError):
+    """A DataFlow option, URL or environment setting is wrong."""
+
+    code = "DF-100"
+
+
+class PluginError(DataFlowError):
+    """A plugin could not be loaded or is inconsistent."""
+
+    code = "DF-110"
+
+
+class PluginLoadError(PluginError):
+    code = "DF-111"
+
+
+class DuplicatePluginError(PluginError):
+    code = "DF-112"
+
+
+class IncompatiblePluginError(PluginError):
+    code = "DF-113"
+
+
+class BackendNotFoundError(ConfigurationError):
+    """The URL names a backend whose plugin is not installed."""
+
+    code = "DF-120"
+
+
+class BackendDependencyError(ConfigurationError):
+    """The backend plugin is installed but its driver cannot be imported."""
+
+    code = "DF-121"
+
+
+# --- models ----------------------------------------------------------------------
+
+
+class ModelError(DataFlowError):
+    """A model declaration is invalid or conflicts with another one."""
+
+    code = "DF-200"
+
+
+class ModelInstantiationError(ModelError, TypeError):
+    """A DataFlow model class was called like an ORM class."""
+
+    code = "DF-201"
+
+
+class NodeNameConflictError(ModelError):
+    """Two live DataFlow instances want the same workflow node names."""
+
+    code = "DF-202"
+
+
+# --- input validation --------------------------------------------------------------
+
+
+class ValidationError(DataFlowError, ValueError):
+    """Input to a node or express call is invalid; nothing was written."""
+
+    code = "DF-300"
+
+
+class UnknownFieldError(ValidationError):
+    code = "DF-301"
+
+
+class FieldTypeError(ValidationError):
+    code = "DF-302"
+
+
+class MissingFieldError(ValidationError):
+    code = "DF-303"
+
+
+class FilterError(ValidationError):
+    """A filter, order_by or paging argument is invalid."""
+
+    code = "DF-310"
+
+    def __init__(self, message: str, path: str = "", **details: Any) -> None:
+        where = f" at {path}" if path else ""
+        super().__init__(f"{message}{where}", path=path, **details)
+        self.path = path
+
+
+class UnsupportedOperatorError(FilterError):
+    """The operator is unknown, or this backend cannot evaluate it."""
+
+    code = "DF-311"
+
+    def __init__(self, op: str, path: str, supported: Iterable[str], backend: str | None = None) -> None:
+        supported = sorted(supported)
+        what = f"operator {op!r} is not supported by backend {backend!r}" if backend else f"unknown operator {op!r}"
+        super().__init__(f"{what}; valid operators: {', '.join(supported)}", path=path)
+        self.op = op
+        self.supported = supported
+
+
+class ConfirmationRequiredError(ValidationError):
+    """A bulk update/delete with an empty filter was not confirmed."""
+
+    code = "DF-320"
+
+
+# --- database outcomes ---------------------------------------------------------------
+
+
+class NotFoundError(DataFlowError, LookupError):
+    """No record has the given id (or matches the given filter)."""
+
+    code = "DF-404"
+
+
+class DatabaseError(DataFlowError):
+    """The database refused an operation. ``orig`` keeps the driver exception."""
+
+    code = "DF-500"
+
+    def __init__(self, message: str, orig: BaseException | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.orig = orig
+
+
+class ConnectionFailedError(DatabaseError):
+    """The server could not be reached, or refused the credentials."""
+
+    code = "DF-501"
+
+
+class DuplicateKeyError(DatabaseError):
+    """A write violated a primary key or unique constraint."""
+
+    code = "DF-502"
+
+
+class ConstraintError(DatabaseError):
+    """A write violated a NOT NULL, CHECK or foreign key constraint."""
+
+    code = "DF-503"
+
+
+class SchemaError(DatabaseError):
+    """Creating or checking the schema failed."""
+
+    code = "DF-504"
+
+
+class UpsertConflictTargetError(ValidationError):
+    """The conflict target of an upsert matches no primary key or unique index."""
+
+    code = "DF-330"
+
+
+__all__ = [name for name, value in dict(globals()).items() if isinstance(value, type) and issubclass(value, DataFlowError)]

@@ -1,0 +1,125 @@
+"""The direct API: the operations of the nodes without the workflow runtime.
+
+``db.express`` is async, ``db.express_sync`` its synchronous twin. Both run
+exactly the code the nodes run (``dataflow.operations``), so validation,
+errors and row shapes are identical; only the return values are unwrapped
+(``create`` returns the row, ``count`` an int, ``list`` a list of rows).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import NotFoundError
+
+if TYPE_CHECKING:
+    from .dataflow import DataFlow
+
+EXPRESS_LIST_LIMIT = 100
+
+
+class Express:
+    """``await db.express.create("User", {...})`` and friends."""
+
+    def __init__(self, dataflow: "DataFlow") -> None:
+        self._df = dataflow
+        self._ops = dataflow._ops
+
+    def _m(self, model: Any):
+        return self._df.get_model(model)
+
+    async def create(self, model: Any, data: dict) -> dict:
+        return await self._ops.create(self._m(model), data)
+
+    async def read(self, model: Any, id: Any, *, include_deleted: bool = False, raise_on_not_found: bool = False) -> dict | None:
+        """The record, or None when no record has that id (``raise_on_not_found=True`` raises instead)."""
+        try:
+            row = await self._ops.read(self._m(model), {"id": id, "include_deleted": include_deleted})
+        except NotFoundError:
+            if raise_on_not_found:
+                raise
+            return None
+        row.pop("found", None)
+        return row
+
+    async def find_one(self, model: Any, filter: dict | None = None, *, order_by: Any = None) -> dict | None:
+        spec = self._m(model)
+        rows = (await self._ops.list(spec, {"filter": filter, "limit": 1, "order_by": order_by}))["records"]
+        return rows[0] if rows else None
+
+    async def update(self, model: Any, id: Any, fields: dict) -> dict:
+        row = await self._ops.update(self._m(model), {"id": id}, fields)
+        row.pop("updated", None)
+        return row
+
+    async def delete(self, model: Any, id: Any, *, soft_delete: bool | None = None) -> bool:
+        """True when deleted, False when no record had that id."""
+        params: dict[str, Any] = {"id": id}
+        if soft_delete is False:
+            params["soft_delete"] = False
+        try:
+            await self._ops.delete(self._m(model), params)
+        except NotFoundError:
+            return False
+        return True
+
+    async def list(self, model: Any, filter: dict | None = None, limit: int = EXPRESS_LIST_LIMIT, offset: int = 0,
+                   order_by: Any = None, *, include_deleted: bool = False) -> list[dict]:
+        params = {"filter": filter, "limit": limit, "offset": offset, "order_by": order_by, "include_deleted": include_deleted}
+        return (await self._ops.list(self._m(model), params, EXPRESS_LIST_LIMIT))["records"]
+
+    async def count(self, model: Any, filter: dict | None = None, *, include_deleted: bool = False) -> int:
+        return (await self._ops.count(self._m(model), {"filter": filter, "include_deleted": include_deleted}))["count"]
+
+    async def upsert(self, model: Any, data: dict, conflict_on: list[str] | None = None) -> dict:
+        """Insert ``data`` or update the record that has the same ``conflict_on`` values (default: id)."""
+        spec = self._m(model)
+        target = list(conflict_on or [spec.primary_key])
+        where = {k: data[k] for k in target if k in data}
+        rest = {k: v for k, v in data.items() if k not in target}
+        return await self._ops.upsert(spec, {"where": where, "create": rest, "update": rest, "conflict_on": target})
+
+    async def upsert_advanced(self, model: Any, where: dict, create: dict | None = None, update: dict | None = None,
+                              conflict_on: list[str] | None = None) -> dict:
+        return await self._ops.upsert(self._m(model), {"where": where, "create": create, "update": update, "conflict_on": conflict_on})
+
+    async def bulk_create(self, model: Any, records: list[dict], *, batch_size: int = 1000, return_ids: bool = False,
+                          conflict_resolution: str = "error") -> dict:
+        return await self._ops.bulk_create(self._m(model), {"data": records, "batch_size": batch_size,
+                                                            "return_ids": return_ids, "conflict_resolution": conflict_resolution})
+
+    async def bulk_update(self, model: Any, records: list[dict] | None = None, *, filter: dict | None = None,
+                          fields: dict | None = None, confirmed: bool = False) -> dict:
+        return await self._ops.bulk_update(self._m(model), {"data": records, "filter": filter, "fields": fields, "confirmed": confirmed})
+
+    async def bulk_delete(self, model: Any, ids: list | None = None, *, filter: dict | None = None, confirmed: bool = False,
+                          soft_delete: bool | None = None) -> dict:
+        params: dict[str, Any] = {"ids": ids, "filter": filter, "confirmed": confirmed}
+        if soft_delete is False:
+            params["soft_delete"] = False
+        return await self._ops.bulk_delete(self._m(model), params)
+
+    async def bulk_upsert(self, model: Any, records: list[dict], conflict_on: list[str] | None = None,
+                          update_fields: list[str] | None = None) -> dict:
+        return await self._ops.bulk_upsert(self._m(model), {"data": records, "conflict_on": conflict_on, "update_fields": update_fields})
+
+
+class SyncExpress:
+    """The synchronous twin of :class:`Express`: same methods, same results, no ``await``."""
+
+    def __init__(self, dataflow: "DataFlow") -> None:
+        self._async = Express(dataflow)
+        self._run = dataflow._runner.run
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._async, name)
+        if name.startswith("_") or not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._run(method(*args, **kwargs))
+
+        call.__name__ = name
+        call.__doc__ = method.__doc__
+        setattr(self, name, call)
+        return call

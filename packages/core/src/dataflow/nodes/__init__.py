@@ -1,0 +1,5 @@
+"""Kailash workflow nodes generated for DataFlow models."""
+
+from .base import OPERATIONS, DataFlowNode, NodeFailure
+
+__all__ = ["OPERATIONS", "DataFlowNode", "NodeFailure"]

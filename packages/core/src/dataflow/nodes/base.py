@@ -1,0 +1,173 @@
+"""The base class of every generated node, and how a node call reaches the operations.
+
+Generated nodes are real ``kailash`` ``AsyncNode`` subclasses, so both
+``LocalRuntime`` and ``AsyncLocalRuntime`` run them natively. They keep
+kailash's construction (config, metadata) but replace its per-call input and
+output handling with DataFlow's own: parameters are validated once, by the
+operation layer, and outputs keep their Python types (datetime, Decimal…).
+
+A failing node raises :class:`NodeFailure`, which kailash treats as a failure
+that always stops the workflow, under both runtimes alike; the DataFlow error
+is its ``error`` attribute and its ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from kailash.nodes.base import NodeMetadata, NodeParameter
+from kailash.nodes.base_async import AsyncNode
+from kailash.runtime.local import ContentAwareExecutionError
+from kailash.sdk_exceptions import NodeExecutionError
+
+from ..errors import DataFlowError, ValidationError
+
+if TYPE_CHECKING:
+    from ..dataflow import DataFlow
+    from ..model import ModelSpec
+
+#: operation key -> node name suffix, in the reference's order
+OPERATIONS = {
+    "create": "Create", "read": "Read", "update": "Update", "delete": "Delete", "list": "List",
+    "upsert": "Upsert", "count": "Count", "bulk_create": "BulkCreate", "bulk_update": "BulkUpdate",
+    "bulk_delete": "BulkDelete", "bulk_upsert": "BulkUpsert",
+}
+#: keys the kailash runtime may add to a node's inputs; never user parameters
+RUNTIME_KEYS = frozenset({"context", "config", "resource_registry"})
+
+
+class NodeFailure(ContentAwareExecutionError, NodeExecutionError):
+    """A DataFlow node failed; ``error`` is the :class:`~dataflow.errors.DataFlowError`."""
+
+    def __init__(self, node_id: str, node_type: str, error: DataFlowError) -> None:
+        super().__init__(f"{node_type} '{node_id}' failed: {error}")
+        self.node_id = node_id
+        self.error = error
+        self.failure_data = {"error": str(error), "code": error.code}
+
+
+class DataFlowNode(AsyncNode):
+    """Base of generated model nodes. Subclasses are made by :func:`make_node_class`."""
+
+    operation: ClassVar[str]
+    model: ClassVar["ModelSpec"]
+    _dataflow_ref: ClassVar[weakref.ref]
+    _parameters: ClassVar[dict[str, NodeParameter]]
+    _allowed: ClassVar[frozenset[str]]
+
+    def get_parameters(self) -> dict[str, NodeParameter]:
+        return self._parameters
+
+    def validate_outputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        return outputs
+
+    @classmethod
+    def dataflow(cls) -> "DataFlow":
+        df = cls._dataflow_ref()
+        if df is None or df.closed:
+            raise ValidationError(
+                f"{cls.__name__} belongs to a DataFlow instance that was closed or garbage-collected; "
+                "declare the model on a live DataFlow"
+            )
+        return df
+
+    def _params(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        params = {**self.config, **inputs} if inputs else dict(self.config)
+        for key in RUNTIME_KEYS.intersection(params):
+            del params[key]
+        for key in [k for k in params if k.startswith("_")]:
+            del params[key]
+        unknown = params.keys() - self._allowed
+        if unknown:
+            raise ValidationError(
+                f"unknown parameter(s) {sorted(unknown)} for {type(self).__name__}; valid: {', '.join(sorted(self._allowed))}"
+            )
+        return params
+
+    async def execute_async(self, **inputs: Any) -> dict[str, Any]:
+        try:
+            params = self._params(inputs)
+            df = self.dataflow()
+            return await df._call(self.operation, self.model, params)
+        except DataFlowError as error:
+            raise NodeFailure(self.id, type(self).__name__, error) from error
+
+    async def async_run(self, **inputs: Any) -> dict[str, Any]:
+        return await self.execute_async(**inputs)
+
+    def execute(self, **inputs: Any) -> dict[str, Any]:
+        try:
+            df = self.dataflow()
+        except DataFlowError as error:
+            raise NodeFailure(self.id, type(self).__name__, error) from error
+        return df._runner.run(self.execute_async(**inputs))
+
+    def run(self, **inputs: Any) -> dict[str, Any]:
+        return self.execute(**inputs)
+
+
+def _param(name: str, description: str) -> NodeParameter:
+    return NodeParameter(name=name, type=Any, required=False, description=description)
+
+
+COMMON = {
+    "read": {"id": "primary key of the record", "record_id": "alias of id", "filter": "find the first match instead of by id",
+             "order_by": "order used with filter", "raise_on_not_found": "False returns {'found': False} instead of failing",
+             "include_deleted": "also see soft-deleted records"},
+    "update": {"id": "primary key of the record", "record_id": "alias of id", "filter": "update the one record matching it",
+               "fields": "new field values", "updates": "alias of fields"},
+    "delete": {"id": "primary key of the record", "record_id": "alias of id",
+               "soft_delete": "False forces a hard delete on a soft-delete model"},
+    "list": {"filter": "MongoDB-style filter", "limit": "page size (default 10)", "offset": "rows to skip",
+             "order_by": "sort keys, e.g. ['-created_at', 'name']", "sort": "alias of order_by",
+             "include_deleted": "also list soft-deleted records", "count_only": "return only {'count': total}"},
+    "count": {"filter": "MongoDB-style filter", "include_deleted": "also count soft-deleted records"},
+    "upsert": {"where": "field values that identify the record", "create": "extra values when inserting",
+               "update": "values to set when it exists", "conflict_on": "unique columns (default: the where keys)"},
+    "bulk_create": {"data": "list of records", "batch_size": "accepted for compatibility; batching is automatic",
+                    "return_ids": "also return the new ids", "conflict_resolution": "'error' (default) or 'skip'"},
+    "bulk_update": {"filter": "records to update", "fields": "new values", "update": "alias of fields",
+                    "data": "records with ids and new values", "confirmed": "required with an empty filter",
+                    "batch_size": "accepted for compatibility"},
+    "bulk_delete": {"filter": "records to delete", "ids": "list of ids", "data": "records (or ids) to delete",
+                    "confirmed": "required with an empty filter", "soft_delete": "False forces a hard delete",
+                    "batch_size": "accepted for compatibility"},
+    "bulk_upsert": {"data": "list of records", "conflict_on": "unique columns (default: id)",
+                    "match_fields": "alias of conflict_on", "update_fields": "columns to update on conflict",
+                    "batch_size": "accepted for compatibility"},
+}
+
+
+def parameters_for(model: "ModelSpec", operation: str) -> dict[str, NodeParameter]:
+    params: dict[str, NodeParameter] = {}
+    if operation == "create":
+        params["data"] = _param("data", "the record as a dict (alternative to flat fields)")
+    for name, description in COMMON.get(operation, {}).items():
+        params[name] = _param(name, description)
+    if operation in ("create", "update"):
+        for f in model.user_fields:
+            if operation == "update" and f.primary_key:
+                continue
+            params.setdefault(f.name, _param(f.name, f"{f.kind} field{' (required)' if f.required else ''}"))
+    return params
+
+
+def make_node_class(dataflow: "DataFlow", model: "ModelSpec", operation: str, name: str) -> type[DataFlowNode]:
+    params = parameters_for(model, operation)
+    doc = f"{OPERATIONS[operation]} operation of DataFlow model {model.name} (table {model.table})."
+    return type(
+        name,
+        (DataFlowNode,),
+        {
+            "operation": operation,
+            "model": model,
+            "_dataflow_ref": weakref.ref(dataflow),
+            "_parameters": params,
+            "_allowed": frozenset(params),
+            "_node_metadata": NodeMetadata(id=name, name=name, description=doc, tags={"dataflow", model.name}),
+            "__doc__": doc,
+            "__module__": "dataflow.generated",
+            "__qualname__": name,
+        },
+    )

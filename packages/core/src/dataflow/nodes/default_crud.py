@@ -1,0 +1,14 @@
+"""Core's own plugin: the eleven model nodes, generated through ``dataflow_generate_nodes``."""
+
+from __future__ import annotations
+
+from ..hookspecs import hookimpl
+from .base import OPERATIONS, make_node_class
+
+
+@hookimpl
+def dataflow_generate_nodes(model, dataflow):
+    return [
+        (op, make_node_class(dataflow, model, op, dataflow.node_name(model.name, suffix)))
+        for op, suffix in OPERATIONS.items()
+    ]

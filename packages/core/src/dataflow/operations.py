@@ -1,0 +1,395 @@
+"""The eleven operations, once: what nodes and the express API both execute.
+
+Each method takes the user's parameters, validates them completely (nothing
+is written on bad input), calls the backend primitives and returns the node
+result shape. Soft delete, timestamps, ``found``/``updated`` flags and paging
+are decided here, so every backend behaves the same.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    ConfirmationRequiredError,
+    FilterError,
+    NotFoundError,
+    UpsertConflictTargetError,
+    ValidationError,
+)
+from .model import ModelSpec
+from .query.ast import TRUE, And, Cmp, Expr, FieldRef
+from .query.order import parse_order
+from .query.parse import parse_filter
+from .rows import RowWriter, now
+
+if TYPE_CHECKING:
+    from .dataflow import DataFlow
+
+DEFAULT_LIST_LIMIT = 10
+CONFLICT_RESOLUTIONS = ("error", "skip")
+
+
+def _int_param(value: Any, name: str, default: int | None) -> int:
+    if value is None and default is not None:
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise FilterError(f"{name} must be a non-negative integer, got {value!r}", path=name)
+    return value
+
+
+class Operations:
+    """The operation layer of one DataFlow instance."""
+
+    def __init__(self, dataflow: "DataFlow") -> None:
+        self.df = dataflow
+        self._writers: dict[str, RowWriter] = {}
+
+    def writer(self, model: ModelSpec) -> RowWriter:
+        writer = self._writers.get(model.name)
+        if writer is None:
+            writer = self._writers[model.name] = RowWriter(model)
+        return writer
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    def _filter(self, model: ModelSpec, raw: Any, include_deleted: bool = False) -> Expr:
+        expr = parse_filter(raw, model, self.df.host.operators)
+        return self._visible(model, expr, include_deleted)
+
+    def _visible(self, model: ModelSpec, expr: Expr, include_deleted: bool) -> Expr:
+        if not model.soft_delete or include_deleted:
+            return expr
+        alive = Cmp(FieldRef(model.fields["deleted_at"]), "eq", None)
+        if isinstance(expr, And):
+            return And((*expr.items, alive)) if expr.items else alive
+        return And((expr, alive))
+
+    def _by_id(self, model: ModelSpec, key: Any, include_deleted: bool = False) -> Expr:
+        return self._visible(model, Cmp(FieldRef(model.pk), "eq", key), include_deleted)
+
+    def _id_from(self, model: ModelSpec, params: dict) -> Any:
+        raw = params.get("id")
+        if raw is None:
+            raw = params.get("record_id")
+        return self.writer(model).key(raw, "id (or record_id)")
+
+    def _not_found(self, model: ModelSpec, key: Any) -> NotFoundError:
+        return NotFoundError(f"{model.name} record with id {key!r} not found", model=model.name, id=key)
+
+    async def _backend(self, model: ModelSpec):
+        return await self.df._ready(model)
+
+    # --- single records -----------------------------------------------------------------------------------
+
+    async def create(self, model: ModelSpec, record: dict) -> dict:
+        row = self.writer(model).new_row(record)
+        backend = await self._backend(model)
+        return (await backend.insert(model, [row], returning=True))[0]
+
+    async def read(self, model: ModelSpec, params: dict) -> dict:
+        include_deleted = bool(params.get("include_deleted", False))
+        raise_missing = params.get("raise_on_not_found", True)
+        backend = await self._backend(model)
+        if params.get("id") is None and params.get("record_id") is None and params.get("filter"):
+            where = self._filter(model, params["filter"], include_deleted)
+            rows = await backend.select(model, where, parse_order(params.get("order_by"), model), 1, 0)
+            if rows:
+                return {**rows[0], "found": True}
+            if raise_missing:
+                raise NotFoundError(f"no {model.name} record matches the filter", model=model.name)
+            return {"found": False}
+        key = self._id_from(model, params)
+        rows = await backend.select(model, self._by_id(model, key, include_deleted), [], 1, 0)
+        if rows:
+            return {**rows[0], "found": True}
+        if raise_missing:
+            raise self._not_found(model, key)
+        return {"id": key, "found": False}
+
+    async def update(self, model: ModelSpec, key_params: dict, values: dict) -> dict:
+        writer = self.writer(model)
+        changes = writer.changes(values)
+        if not changes:
+            raise ValidationError(f"{model.name} update: no fields to update; pass 'fields' or field values")
+        backend = await self._backend(model)
+        if key_params.get("id") is None and key_params.get("record_id") is None and key_params.get("filter"):
+            where = self._filter(model, key_params["filter"])
+            async with backend.transaction():
+                matches = await backend.select(model, where, parse_order(None, model), 2, 0)
+                if len(matches) != 1:
+                    if not matches:
+                        raise NotFoundError(f"no {model.name} record matches the filter", model=model.name)
+                    raise ValidationError(f"{model.name} update: the filter matches more than one record; use BulkUpdate")
+                return await self._update_one(model, backend, matches[0][model.primary_key], changes)
+        return await self._update_one(model, backend, self._id_from(model, key_params), changes)
+
+    async def _update_one(self, model: ModelSpec, backend: Any, key: Any, changes: dict) -> dict:
+        if model.timestamps:
+            changes = {**changes, "updated_at": now()}
+        rows = await backend.update(model, self._by_id(model, key), changes, returning=True)
+        if not rows:
+            raise self._not_found(model, key)
+        return {**rows[0], "updated": True}
+
+    async def delete(self, model: ModelSpec, params: dict) -> dict:
+        key = self._id_from(model, params)
+        backend = await self._backend(model)
+        where = self._by_id(model, key)
+        hard = params.get("soft_delete") is False or not model.soft_delete
+        if hard:
+            count = await backend.delete(model, self._by_id(model, key, include_deleted=True))
+        else:
+            count = await backend.update(model, where, {"deleted_at": now()}, returning=False)
+        if not count:
+            raise self._not_found(model, key)
+        return {"id": key, "deleted": True}
+
+    # --- queries -----------------------------------------------------------------------------------------------------
+
+    async def list(self, model: ModelSpec, params: dict, default_limit: int = DEFAULT_LIST_LIMIT) -> dict:
+        include_deleted = bool(params.get("include_deleted", False))
+        where = self._filter(model, params.get("filter"), include_deleted)
+        backend = await self._backend(model)
+        if params.get("count_only"):
+            return {"count": await backend.count(model, where)}
+        limit = _int_param(params.get("limit"), "limit", default_limit)
+        offset = _int_param(params.get("offset"), "offset", 0)
+        order = parse_order(params.get("order_by") or params.get("sort"), model)
+        rows = await backend.select(model, where, order, limit + 1, offset)
+        has_more = len(rows) > limit
+        if has_more:
+            rows.pop()
+        return {"records": rows, "count": len(rows), "limit": limit, "offset": offset, "has_more": has_more}
+
+    async def count(self, model: ModelSpec, params: dict) -> dict:
+        where = self._filter(model, params.get("filter"), bool(params.get("include_deleted", False)))
+        backend = await self._backend(model)
+        return {"count": await backend.count(model, where)}
+
+    # --- upsert ------------------------------------------------------------------------------------------------------------
+
+    def _conflict_target(self, model: ModelSpec, conflict_on: Any, default: list[str]) -> tuple[str, ...]:
+        cols = default if conflict_on in (None, [], ()) else conflict_on
+        if isinstance(cols, str):
+            cols = [cols]
+        if not isinstance(cols, (list, tuple)) or not all(isinstance(c, str) for c in cols):
+            raise ValidationError(f"{model.name} upsert: conflict_on must be a list of field names, got {cols!r}")
+        for col in cols:
+            if col not in model.fields:
+                raise ValidationError(f"{model.name} upsert: unknown field {col!r} in conflict_on; fields: {', '.join(model.fields)}")
+        target = tuple(cols)
+        unique_sets = model.unique_sets()
+        if set(target) not in [set(u) for u in unique_sets]:
+            valid = "; ".join(str(list(u)) for u in unique_sets)
+            raise UpsertConflictTargetError(
+                f"upsert conflict_on={list(target)} on model {model.name!r} does not match its primary key or any "
+                f"unique index; valid targets: {valid}. Declare a unique index in __dataflow__['indexes']"
+            )
+        for match in unique_sets:
+            if set(match) == set(target):
+                return tuple(match)
+        return target  # pragma: no cover
+
+    async def upsert(self, model: ModelSpec, params: dict) -> dict:
+        where = params.get("where")
+        if not isinstance(where, dict) or not where:
+            raise ValidationError(f"{model.name} upsert: 'where' must be a non-empty dict of field values that identify the record")
+        create = params.get("create") or {}
+        update = params.get("update") or {}
+        if not isinstance(create, dict) or not isinstance(update, dict):
+            raise ValidationError(f"{model.name} upsert: 'create' and 'update' must be dicts")
+        writer = self.writer(model)
+        target = self._conflict_target(model, params.get("conflict_on"), list(where))
+        row = writer.new_row({**create, **where})
+        missing = [c for c in target if row.get(c) is None]
+        if missing:
+            raise ValidationError(f"{model.name} upsert: conflict column(s) {missing} need values in 'where' or 'create'")
+        changes = writer.changes(update)
+        if changes and model.timestamps:
+            changes["updated_at"] = row["updated_at"]
+        backend = await self._backend(model)
+        outcome = await backend.upsert(model, [row], [changes], target, returning=True)
+        created = outcome.created[0]
+        record = outcome.rows[0]
+        action = "created" if created else ("updated" if changes else "unchanged")
+        return {"created": created, "action": action, "record": record, "id": record[model.primary_key]}
+
+    # --- bulk ------------------------------------------------------------------------------------------------------------------
+
+    def _records(self, model: ModelSpec, data: Any, op: str) -> list:
+        if data is None:
+            data = []
+        if not isinstance(data, (list, tuple)):
+            raise ValidationError(f"{model.name} {op}: 'data' must be a list of records, got {type(data).__name__}")
+        return list(data)
+
+    async def bulk_create(self, model: ModelSpec, params: dict) -> dict:
+        records = self._records(model, params.get("data"), "bulk_create")
+        batch_size = _int_param(params.get("batch_size"), "batch_size", 1000) or 1000
+        resolution = params.get("conflict_resolution") or "error"
+        if resolution not in CONFLICT_RESOLUTIONS:
+            raise ValidationError(f"conflict_resolution must be one of {CONFLICT_RESOLUTIONS}, got {resolution!r}")
+        writer = self.writer(model)
+        stamp = now()
+        rows = [writer.new_row(r, i, stamp) for i, r in enumerate(records)]
+        backend = await self._backend(model)
+        skipped = 0
+        ids: list[Any] = []
+        return_ids = bool(params.get("return_ids"))
+        async with backend.transaction():
+            if resolution == "skip":
+                rows, skipped = await self._without_conflicts(model, backend, rows)
+            for group in _by_columns(rows):
+                written = await backend.insert(model, group, returning=return_ids)
+                ids.extend(r[model.primary_key] for r in written)
+        result = {"processed": len(records), "inserted": len(rows), "skipped": skipped, "batch_size": batch_size,
+                  "operation": "bulk_create", "success": True}
+        if return_ids:
+            result["ids"] = ids
+        return result
+
+    async def _without_conflicts(self, model: ModelSpec, backend: Any, rows: list[dict]) -> tuple[list[dict], int]:
+        keep = rows
+        for unique in model.unique_sets():
+            if any(all(r.get(c) is not None for c in unique) for r in keep):
+                existing = set()
+                candidates = [r for r in keep if all(r.get(c) is not None for c in unique)]
+                for start in range(0, len(candidates), 500):
+                    part = candidates[start : start + 500]
+                    where = _keys_filter(model, unique, [tuple(r[c] for c in unique) for r in part])
+                    for found in await backend.select(model, where, [], None, 0):
+                        existing.add(tuple(found[c] for c in unique))
+                seen = set(existing)
+                filtered = []
+                for r in keep:
+                    key = tuple(r.get(c) for c in unique)
+                    if None not in key:
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                    filtered.append(r)
+                keep = filtered
+        return keep, len(rows) - len(keep)
+
+    async def bulk_update(self, model: ModelSpec, params: dict) -> dict:
+        writer = self.writer(model)
+        data = params.get("data")
+        backend = await self._backend(model)
+        if data:
+            records = self._records(model, data, "bulk_update")
+            plans = []
+            for i, rec in enumerate(records):
+                if not isinstance(rec, dict) or rec.get(model.primary_key) is None:
+                    raise ValidationError(f"{model.name} record at index {i}: bulk update by 'data' needs {model.primary_key!r} in every record")
+                key = writer.key(rec[model.primary_key])
+                changes = writer.changes({k: v for k, v in rec.items() if k != model.primary_key}, i)
+                plans.append((i, key, changes))
+            stamp = now()
+            updated = 0
+            async with backend.transaction():
+                for i, key, changes in plans:
+                    if model.timestamps:
+                        changes["updated_at"] = stamp
+                    if not changes:
+                        continue
+                    if not await backend.update(model, self._by_id(model, key), changes, returning=False):
+                        raise NotFoundError(f"{model.name} record at index {i}: no record with id {key!r}; nothing was updated")
+                    updated += 1
+            return {"processed": len(records), "updated": updated, "operation": "bulk_update", "success": True}
+        values = params.get("fields") or params.get("update") or {}
+        changes = writer.changes(values)
+        if not changes:
+            raise ValidationError(f"{model.name} bulk_update: pass 'fields' (or 'update') with the new values, or 'data' records with ids")
+        raw_filter = params.get("filter")
+        self._confirm(model, raw_filter, params, "bulk_update")
+        where = self._filter(model, raw_filter)
+        if model.timestamps:
+            changes["updated_at"] = now()
+        count = await backend.update(model, where, changes, returning=False)
+        return {"processed": count, "updated": count, "operation": "bulk_update", "success": True}
+
+    def _confirm(self, model: ModelSpec, raw_filter: Any, params: dict, op: str) -> None:
+        if not raw_filter and not params.get("confirmed"):
+            raise ConfirmationRequiredError(
+                f"{model.name} {op} with an empty filter would touch every record; pass confirmed=True to do that"
+            )
+
+    async def bulk_delete(self, model: ModelSpec, params: dict) -> dict:
+        writer = self.writer(model)
+        ids = params.get("ids")
+        data = params.get("data")
+        if data and ids is None:
+            ids = []
+            for i, rec in enumerate(self._records(model, data, "bulk_delete")):
+                if isinstance(rec, dict) and rec.get(model.primary_key) is not None:
+                    ids.append(rec[model.primary_key])
+                elif not isinstance(rec, dict):
+                    ids.append(rec)
+                else:
+                    raise ValidationError(f"{model.name} record at index {i}: bulk delete by 'data' needs {model.primary_key!r}")
+        if ids is not None:
+            if not isinstance(ids, (list, tuple)):
+                raise ValidationError(f"{model.name} bulk_delete: 'ids' must be a list")
+            keys = tuple(writer.key(k) for k in ids)
+            where: Expr = Cmp(FieldRef(model.pk), "in", keys)
+            processed = len(keys)
+        else:
+            raw_filter = params.get("filter")
+            self._confirm(model, raw_filter, params, "bulk_delete")
+            where = parse_filter(raw_filter, model, self.df.host.operators)
+            processed = None
+        backend = await self._backend(model)
+        hard = params.get("soft_delete") is False or not model.soft_delete
+        if hard:
+            count = await backend.delete(model, where)
+        else:
+            count = await backend.update(model, self._visible(model, where, False), {"deleted_at": now()}, returning=False)
+        return {"processed": count if processed is None else processed, "deleted": count,
+                "operation": "bulk_delete", "success": True}
+
+    async def bulk_upsert(self, model: ModelSpec, params: dict) -> dict:
+        records = self._records(model, params.get("data"), "bulk_upsert")
+        writer = self.writer(model)
+        target = self._conflict_target(model, params.get("conflict_on") or params.get("match_fields"), [model.primary_key])
+        update_fields = params.get("update_fields")
+        stamp = now()
+        rows, updates = [], []
+        for i, rec in enumerate(records):
+            if not isinstance(rec, dict):
+                raise ValidationError(f"{model.name} record at index {i}: expected a dict")
+            absent = [c for c in target if rec.get(c) is None]
+            if absent:
+                raise ValidationError(f"{model.name} record at index {i} is missing conflict-target column(s) {absent}")
+            row = writer.new_row(rec, i, stamp)
+            names = update_fields if update_fields is not None else [k for k in rec if k not in target]
+            change = {k: row[k] for k in names if k in row and k not in target}
+            if change and model.timestamps:
+                change["updated_at"] = stamp
+            rows.append(row)
+            updates.append(change)
+        backend = await self._backend(model)
+        outcome = await backend.upsert(model, rows, updates, target, returning=False)
+        return {"processed": len(rows), "upserted": len(rows), "total": len(rows), "inserted": outcome.inserted,
+                "updated": outcome.updated, "skipped": 0, "operation": "bulk_upsert", "success": True}
+
+
+def _by_columns(rows: list[dict]) -> list[list[dict]]:
+    """Group rows by their column set (an explicit id on some rows only), keeping order within groups."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    return list(groups.values())
+
+
+def _keys_filter(model: ModelSpec, cols: tuple[str, ...], keys: list[tuple]) -> Expr:
+    if len(cols) == 1:
+        return Cmp(FieldRef(model.fields[cols[0]]), "in", tuple(k[0] for k in keys))
+    from .query.ast import Or
+
+    return Or(tuple(And(tuple(Cmp(FieldRef(model.fields[c]), "eq", v) for c, v in zip(cols, k))) for k in keys))
+
+
+__all__ = ["Operations", "TRUE"]

@@ -1,0 +1,121 @@
+"""Plugin loading: pluggy, the ``kailash_dataflow.plugins`` entry-point group, registries.
+
+Core's own plugins are registered first; then every entry point. A second
+distribution using a taken entry-point name is an error (pluggy would skip it
+silently), and so is a module-level ``dataflow_*`` function that lacks
+``@hookimpl`` (pluggy would ignore it). Switches: ``DATAFLOW_DISABLE_PLUGINS=a,b``
+and ``DATAFLOW_PLUGINS=a,b`` (only these).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import DuplicatePluginError, PluginLoadError
+from .fieldtypes import FieldTypeRegistry
+from .query.operators import OperatorRegistry
+from .registry import BackendRegistry
+
+GROUP = "kailash_dataflow.plugins"
+DEFAULT_PLUGINS = ("dataflow.nodes.default_crud",)
+
+
+class PluginHost:
+    """The loaded plugins and the registries they filled."""
+
+    def __init__(self, pm: pluggy.PluginManager, sources: dict[str, str]) -> None:
+        self.pm = pm
+        self.hook = pm.hook
+        self.sources = sources
+        self.backends = BackendRegistry()
+        self.field_types = FieldTypeRegistry()
+        self.operators = OperatorRegistry()
+        self.hook.dataflow_register_backends.call_historic(kwargs={"registry": self.backends})
+        self.hook.dataflow_register_field_types.call_historic(kwargs={"registry": self.field_types})
+        self.hook.dataflow_register_operators.call_historic(kwargs={"registry": self.operators})
+        self._observe = bool(pm.hook.dataflow_query_compiled.get_hookimpls())
+
+    def observe_query(self, sql: str, params: Any, backend: Any) -> None:
+        if self._observe:
+            self.hook.dataflow_query_compiled(sql=sql, params=params, backend=backend)
+
+    def describe(self) -> list[dict]:
+        """Plugins with their distribution, version and hooks (for ``dataflow plugins``)."""
+        rows = []
+        for name, plugin in self.pm.list_name_plugin():
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            rows.append({"name": name, "source": self.sources.get(name, "core"), "hooks": hooks})
+        return rows
+
+
+def _csv(var: str) -> set[str]:
+    return {p.strip() for p in os.environ.get(var, "").split(",") if p.strip()}
+
+
+def _check_decorated(pm: pluggy.PluginManager, name: str, module: ModuleType) -> None:
+    for attr in vars(module):
+        if attr.startswith("dataflow_") and callable(getattr(module, attr)):
+            if pm.parse_hookimpl_opts(module, attr) is None:
+                raise PluginLoadError(f"plugin {name!r}: {module.__name__}.{attr} looks like a hook but lacks @dataflow.hookimpl")
+
+
+def make_plugin_manager() -> PluginHost:
+    pm = pluggy.PluginManager("dataflow")
+    pm.add_hookspecs(hookspecs)
+    sources: dict[str, str] = {}
+    for mod in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(mod), name=mod)
+    disabled, only = _csv("DATAFLOW_DISABLE_PLUGINS"), _csv("DATAFLOW_PLUGINS")
+    seen: dict[str, Any] = {}
+    for ep in entry_points(group=GROUP):
+        dist = getattr(ep.dist, "name", "?") if ep.dist else "?"
+        if ep.name in seen:
+            if seen[ep.name].value == ep.value:
+                continue  # the same distribution seen twice on sys.path
+            raise DuplicatePluginError(
+                f"two plugins use the entry-point name {ep.name!r}: {seen[ep.name].value} and {ep.value} "
+                f"(distribution {dist}); uninstall one"
+            )
+        seen[ep.name] = ep
+        if ep.name in disabled or (only and ep.name not in only):
+            pm.set_blocked(ep.name)
+            continue
+        try:
+            module = ep.load()
+        except ImportError as exc:
+            raise PluginLoadError(f"plugin {ep.name!r} ({ep.value}, distribution {dist}) failed to import: {exc}") from exc
+        _check_decorated(pm, ep.name, module)
+        pm.register(module, name=ep.name)
+        version = getattr(ep.dist, "version", "?") if ep.dist else "?"
+        sources[ep.name] = f"{dist} {version}"
+    pm.check_pending()
+    return PluginHost(pm, sources)
+
+
+_host: PluginHost | None = None
+_lock = threading.Lock()
+
+
+def get_plugin_host() -> PluginHost:
+    """The process-wide plugin host, loaded on first use."""
+    global _host
+    if _host is None:
+        with _lock:
+            if _host is None:
+                _host = make_plugin_manager()
+    return _host
+
+
+def reset_plugin_host() -> None:
+    """Forget loaded plugins (tests that install plugins at run time)."""
+    global _host
+    with _lock:
+        _host = None

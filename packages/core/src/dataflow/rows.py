@@ -1,0 +1,121 @@
+"""Validating records before they reach a backend: the one place values are checked.
+
+A :class:`RowWriter` per model knows every field's coercion, default and
+nullability. Errors name the field, the record index (for bulk input) and
+what is valid; nothing is written when any record is bad.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from .errors import FieldTypeError, MissingFieldError, UnknownFieldError, ValidationError
+from .model import MANAGED_FIELDS, ModelSpec
+
+UTC = dt.timezone.utc
+_MISSING = object()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+class RowWriter:
+    """Checks and completes records for one model."""
+
+    def __init__(self, model: ModelSpec) -> None:
+        self.model = model
+        self.writable = {f.name: f for f in model.user_fields}
+        self.plan = [
+            (f.name, f.type.coerce, f.nullable, f.has_default, f.primary_key, f)
+            for f in model.user_fields
+        ]
+        self.pk = model.pk
+        self.auto_id = model.pk.kind == "int"
+
+    def where(self, index: int | None) -> str:
+        return f"{self.model.name}" if index is None else f"{self.model.name} record at index {index}"
+
+    def check_keys(self, record: Any, index: int | None) -> None:
+        if not isinstance(record, dict):
+            raise ValidationError(f"{self.where(index)}: expected a dict of field values, got {type(record).__name__}")
+        for key in record:
+            if key not in self.writable:
+                self.unknown(key, index)
+
+    def unknown(self, key: Any, index: int | None) -> None:
+        if key in MANAGED_FIELDS and key in self.model.fields:
+            raise ValidationError(f"{self.where(index)}: {key!r} is managed by DataFlow and cannot be written")
+        raise UnknownFieldError(
+            f"{self.where(index)}: unknown field {key!r}; fields: {', '.join(self.writable)}", field=key
+        )
+
+    def coerce(self, name: str, value: Any, index: int | None = None) -> Any:
+        spec = self.writable.get(name)
+        if spec is None:
+            self.unknown(name, index)
+        if value is None:
+            if spec.nullable:
+                return None
+            raise FieldTypeError(f"{self.where(index)}: field {name!r} cannot be null")
+        try:
+            return spec.type.coerce(value)
+        except FieldTypeError as exc:
+            raise FieldTypeError(f"{self.where(index)}: field {name!r}: {exc.message}", field=name) from None
+
+    def new_row(self, record: dict, index: int | None = None, stamp: dt.datetime | None = None) -> dict:
+        """A complete row for INSERT: every field present, defaults applied, values coerced."""
+        self.check_keys(record, index)
+        row: dict[str, Any] = {}
+        missing = []
+        for name, coerce, nullable, has_default, is_pk, spec in self.plan:
+            value = record.get(name, _MISSING)
+            if value is _MISSING:
+                if is_pk and self.auto_id:
+                    continue
+                if has_default:
+                    value = spec.default_value()
+                elif nullable:
+                    row[name] = None
+                    continue
+                else:
+                    missing.append(name)
+                    continue
+            if value is None:
+                if not nullable:
+                    raise FieldTypeError(f"{self.where(index)}: field {name!r} cannot be null")
+                row[name] = None
+                continue
+            try:
+                row[name] = coerce(value)
+            except FieldTypeError as exc:
+                raise FieldTypeError(f"{self.where(index)}: field {name!r}: {exc.message}", field=name) from None
+        if missing:
+            raise MissingFieldError(
+                f"{self.where(index)}: missing required field(s) {', '.join(missing)}", fields=missing
+            )
+        if self.model.timestamps:
+            stamp = stamp or now()
+            row["created_at"] = stamp
+            row["updated_at"] = stamp
+        return row
+
+    def changes(self, values: dict, index: int | None = None) -> dict:
+        """Coerced values for UPDATE; the key and managed fields cannot change."""
+        if not isinstance(values, dict):
+            raise ValidationError(f"{self.where(index)}: update values must be a dict, got {type(values).__name__}")
+        out = {}
+        for name, value in values.items():
+            if name == self.model.primary_key:
+                raise ValidationError(f"{self.where(index)}: the primary key {name!r} cannot be changed")
+            out[name] = self.coerce(name, value, index)
+        return out
+
+    def key(self, value: Any, what: str = "id") -> Any:
+        if value is None:
+            raise MissingFieldError(f"{self.model.name}: {what} is required")
+        try:
+            return self.pk.type.coerce(value)
+        except FieldTypeError as exc:
+            raise FieldTypeError(f"{self.model.name}: invalid {what} {value!r}: {exc.message}") from None

@@ -1,0 +1,344 @@
+"""SQLBackend: the data primitives for any SQL database, via SQLAlchemy Core.
+
+Statements are built with SQLAlchemy and compiled once per shape to SQL text
+with positional parameters; values are encoded by the backend's encoders and
+rows decoded by its decoders, so the driver sees only plain values. A concrete
+backend supplies the dialect, column types and four driver methods.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Callable, ClassVar, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from ..backend import Backend, UpsertOutcome
+from ..errors import SchemaError
+from ..model import ModelSpec
+from ..query.ast import And, Cmp, Expr, FieldRef
+from ..query.order import OrderItem
+from .compiler import FilterCompiler
+
+Encoder = Callable[[Any], Any]
+
+
+class SQLBackend(Backend):
+    """Common implementation of the primitives for SQL dialects."""
+
+    compiler_class: ClassVar[type[FilterCompiler]] = FilterCompiler
+    explicit_null_order: ClassVar[bool] = False
+    """Whether ORDER BY must say NULLS FIRST/LAST (nulls sort first ascending everywhere)."""
+    max_params: ClassVar[int] = 30000
+
+    def __init__(self, url, host, **options) -> None:
+        super().__init__(url, host, **options)
+        self.dialect = self.make_dialect()
+        self.metadata = sa.MetaData()
+        self.tables: dict[str, sa.Table] = {}
+        self.encoders: dict[str, Encoder] = {}
+        self.decoders: dict[str, Encoder] = {}
+        self._sql_cache: dict[Any, str] = {}
+        self._row_decoders: dict[str, list[tuple[str, Encoder | None]]] = {}
+
+    # --- what a dialect provides ------------------------------------------------------------------
+
+    @abstractmethod
+    def make_dialect(self) -> sa.engine.Dialect:
+        """The SQLAlchemy dialect used to render DDL and statements."""
+
+    @abstractmethod
+    def column_type(self, field) -> Any:
+        """SQLAlchemy column type for a :class:`~dataflow.model.FieldSpec`."""
+
+    @abstractmethod
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        """Run a query and return all rows as tuples."""
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Sequence[Any]) -> int:
+        """Run a statement and return the affected row count."""
+
+    @abstractmethod
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows."""
+
+    @abstractmethod
+    def unit(self) -> AbstractAsyncContextManager[Any]:
+        """An atomic scope: statements inside commit together or not at all (re-entrant)."""
+
+    @abstractmethod
+    async def existing_tables(self) -> set[str]:
+        """Names of the tables that exist."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]:
+        return self.unit()
+
+    # --- schema ----------------------------------------------------------------------------------------
+
+    def table(self, model: ModelSpec) -> sa.Table:
+        table = self.tables.get(model.name)
+        if table is None:
+            columns = [self.make_column(f) for f in model.fields.values()]
+            table = sa.Table(model.table, self.metadata, *columns)
+            for index in model.indexes:
+                sa.Index(index.name, *(table.c[c] for c in index.fields), unique=index.unique)
+            self.tables[model.name] = table
+            self._row_decoders[model.name] = [(f.name, self.decoders.get(f.kind)) for f in model.fields.values()]
+        return table
+
+    def make_column(self, field) -> sa.Column:
+        if field.primary_key:
+            autoinc = field.kind == "int"
+            return sa.Column(field.name, self.column_type(field), primary_key=True, autoincrement=autoinc)
+        return sa.Column(field.name, self.column_type(field), nullable=field.nullable or field.managed)
+
+    def ddl(self, model: ModelSpec) -> list[str]:
+        table = self.table(model)
+        statements = [str(CreateTable(table, if_not_exists=True).compile(dialect=self.dialect)).strip()]
+        for index in sorted(table.indexes, key=lambda i: i.name or ""):
+            statements.append(str(CreateIndex(index, if_not_exists=True).compile(dialect=self.dialect)).strip())
+        return statements
+
+    async def ensure_models(self, models: Sequence[ModelSpec], *, create: bool) -> None:
+        existing = await self.existing_tables()
+        missing = [m for m in models if m.table not in existing]
+        if not create:
+            if missing:
+                names = ", ".join(f"{m.name} ({m.table})" for m in missing)
+                raise SchemaError(f"table(s) missing and auto_migrate is off: {names}; create them or set auto_migrate=True")
+            return
+        async with self.unit():
+            for model in models:
+                for statement in self.ddl(model):
+                    await self.execute(statement, ())
+
+    # --- encoding ---------------------------------------------------------------------------------------------
+
+    def encode_value(self, kind: str, value: Any) -> Any:
+        if value is None:
+            return None
+        encoder = self.encoders.get(kind)
+        return value if encoder is None else encoder(value)
+
+    def encode_row(self, model: ModelSpec, row: dict, columns: Sequence[str]) -> list[Any]:
+        fields = model.fields
+        enc = self.encoders
+        out = []
+        for name in columns:
+            value = row[name]
+            if value is not None:
+                encoder = enc.get(fields[name].kind)
+                if encoder is not None:
+                    value = encoder(value)
+            out.append(value)
+        return out
+
+    def decode(self, model: ModelSpec, record: Sequence[Any]) -> dict:
+        out = {}
+        for (name, decoder), value in zip(self._row_decoders[model.name], record):
+            out[name] = value if value is None or decoder is None else decoder(value)
+        return out
+
+    # --- compiling ---------------------------------------------------------------------------------------------
+
+    def compile(self, stmt: Any) -> tuple[str, list[Any]]:
+        compiled = stmt.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
+        params = compiled.params
+        order = compiled.positiontup or []
+        sql = str(compiled)
+        values = [params[name] for name in order]
+        self.host.observe_query(sql, values, self)
+        return sql, values
+
+    def where(self, model: ModelSpec, expr: Expr) -> Any:
+        return self.compiler_class(self, self.table(model)).compile(expr)
+
+    def order_clause(self, model: ModelSpec, order: list[OrderItem]) -> list[Any]:
+        table = self.table(model)
+        compiler = self.compiler_class(self, table)
+        clauses = []
+        for item in order:
+            col = compiler.comparable(FieldRef(model.fields[item.field]))
+            clause = col.desc() if item.descending else col.asc()
+            if self.explicit_null_order:
+                clause = clause.nulls_last() if item.descending else clause.nulls_first()
+            clauses.append(clause)
+        return clauses
+
+    # --- primitives -----------------------------------------------------------------------------------------------
+
+    def insert_sql(self, model: ModelSpec, columns: tuple[str, ...], returning: bool) -> str:
+        key = ("insert", model.name, columns, returning)
+        sql = self._sql_cache.get(key)
+        if sql is None:
+            table = self.table(model)
+            stmt = sa.insert(table).values({c: sa.bindparam(c) for c in columns})
+            if returning:
+                stmt = stmt.returning(*table.c)
+            compiled = stmt.compile(dialect=self.dialect)
+            assert list(compiled.positiontup or []) == list(columns)
+            sql = self._sql_cache[key] = str(compiled)
+        return sql
+
+    async def insert(self, model: ModelSpec, rows: list[dict], *, returning: bool) -> list[dict]:
+        if not rows:
+            return []
+        columns = tuple(rows[0])
+        if len(rows) == 1:
+            params = self.encode_row(model, rows[0], columns)
+            if returning and self.capabilities.returning:
+                fetched = await self.fetch(self.insert_sql(model, columns, True), params)
+                return [self.decode(model, fetched[0])]
+            async with self.unit():
+                await self.execute(self.insert_sql(model, columns, False), params)
+                if returning:
+                    return await self._read_back_last(model, rows[0])
+            return []
+        sql = self.insert_sql(model, columns, False)
+        encoded = [self.encode_row(model, r, columns) for r in rows]
+        if returning:
+            return await self._insert_returning_many(model, columns, rows, encoded)
+        async with self.unit():
+            await self.execute_many(sql, encoded)
+        return []
+
+    async def _insert_returning_many(self, model, columns, rows, encoded) -> list[dict]:
+        result: list[dict] = []
+        async with self.unit():
+            if self.capabilities.returning:
+                sql = self.insert_sql(model, columns, True)
+                for params in encoded:
+                    result.extend(self.decode(model, r) for r in await self.fetch(sql, params))
+            else:
+                sql = self.insert_sql(model, columns, False)
+                for row, params in zip(rows, encoded):
+                    await self.execute(sql, params)
+                    result.extend(await self._read_back_last(model, row))
+        return result
+
+    async def _read_back_last(self, model: ModelSpec, row: dict) -> list[dict]:
+        """Backends without RETURNING read the row back by key (override with LAST_INSERT_ID)."""
+        raise NotImplementedError
+
+    async def select(self, model, where, order, limit, offset) -> list[dict]:
+        table = self.table(model)
+        stmt = sa.select(*table.c)
+        clause = self.where(model, where)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        stmt = stmt.order_by(*self.order_clause(model, order))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        sql, params = self.compile(stmt)
+        return [self.decode(model, r) for r in await self.fetch(sql, params)]
+
+    async def count(self, model, where) -> int:
+        table = self.table(model)
+        stmt = sa.select(sa.func.count()).select_from(table)
+        clause = self.where(model, where)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        sql, params = self.compile(stmt)
+        return int((await self.fetch(sql, params))[0][0])
+
+    def _values(self, model: ModelSpec, values: dict) -> dict:
+        return {k: sa.literal(self.encode_value(model.fields[k].kind, v), type_=sa.types.NullType()) for k, v in values.items()}
+
+    async def update(self, model, where, values, *, returning: bool):
+        table = self.table(model)
+        stmt = sa.update(table).values(self._values(model, values))
+        clause = self.where(model, where)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        if returning and self.capabilities.returning:
+            sql, params = self.compile(stmt.returning(*table.c))
+            async with self.unit():
+                return [self.decode(model, r) for r in await self.fetch(sql, params)]
+        if returning:
+            async with self.unit():
+                keys = [r[model.primary_key] for r in await self.select(model, where, [], None, 0)]
+                if not keys:
+                    return []
+                sql, params = self.compile(stmt)
+                await self.execute(sql, params)
+                by_key = Cmp(FieldRef(model.pk), "in", tuple(keys))
+                return await self.select(model, by_key, [OrderItem(model.primary_key)], None, 0)
+        sql, params = self.compile(stmt)
+        async with self.unit():
+            return await self.execute(sql, params)
+
+    async def delete(self, model, where) -> int:
+        table = self.table(model)
+        stmt = sa.delete(table)
+        clause = self.where(model, where)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        sql, params = self.compile(stmt)
+        async with self.unit():
+            return await self.execute(sql, params)
+
+    async def upsert(self, model, rows, updates, conflict_on, *, returning: bool) -> UpsertOutcome:
+        """Portable upsert: find existing keys, then insert the new rows and update the others.
+
+        Runs in one unit of work; a dialect with an atomic statement overrides this.
+        """
+        created: list[bool] = []
+        out_rows: list[dict] = []
+        async with self.unit():
+            existing = await self._existing_keys(model, rows, conflict_on)
+            seen = set(existing)
+            inserts: list[dict] = []
+            for row in rows:
+                key = tuple(row[c] for c in conflict_on)
+                created.append(key not in seen)
+                if key not in seen:
+                    inserts.append(row)
+                    seen.add(key)
+            if inserts:
+                await self.insert(model, inserts, returning=False)
+            new_keys: set = set()
+            for row, update, is_new in zip(rows, updates, created):
+                key = tuple(row[c] for c in conflict_on)
+                if is_new and key not in new_keys:
+                    new_keys.add(key)
+                    continue
+                if update:
+                    await self.update(model, _key_filter(model, conflict_on, key), update, returning=False)
+            if returning:
+                for row in rows:
+                    key = tuple(row[c] for c in conflict_on)
+                    found = await self.select(model, _key_filter(model, conflict_on, key), [], 1, 0)
+                    out_rows.append(found[0])
+        return UpsertOutcome(out_rows, created)
+
+    async def _existing_keys(self, model, rows, conflict_on) -> set[tuple]:
+        keys = {tuple(row[c] for c in conflict_on) for row in rows}
+        found: set[tuple] = set()
+        table = self.table(model)
+        cols = [table.c[c] for c in conflict_on]
+        chunk = max(1, self.max_params // (2 * len(conflict_on)))
+        ordered = list(keys)
+        for start in range(0, len(ordered), chunk):
+            part = ordered[start : start + chunk]
+            if len(cols) == 1:
+                cond = cols[0].in_([self.encode_value(model.fields[conflict_on[0]].kind, k[0]) for k in part])
+            else:
+                cond = sa.or_(*(sa.and_(*(col == self._bind(model, name, v) for col, name, v in zip(cols, conflict_on, k)))
+                                for k in part))
+            sql, params = self.compile(sa.select(*cols).where(cond))
+            decoders = [self.decoders.get(model.fields[c].kind) for c in conflict_on]
+            for record in await self.fetch(sql, params):
+                found.add(tuple(v if v is None or d is None else d(v) for v, d in zip(record, decoders)))
+        return found
+
+    def _bind(self, model, name, value):
+        return sa.literal(self.encode_value(model.fields[name].kind, value), type_=sa.types.NullType())
+
+
+def _key_filter(model: ModelSpec, conflict_on: Sequence[str], key: tuple) -> Expr:
+    return And(tuple(Cmp(FieldRef(model.fields[c]), "eq", v) for c, v in zip(conflict_on, key)))
