@@ -165,7 +165,7 @@ class DataFlow:
 
     async def _ready(self, model: ModelSpec) -> Backend:
         """The backend, with ``model``'s table ensured (first use opens and creates, once)."""
-        if model.name in self._ready_models:
+        if model.name in self._ready_models and not self.closed:
             return self.backend
         self._check_open()
         if self.backend.blocking:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, distributions
 from types import ModuleType
 from typing import Any
 
@@ -67,6 +67,20 @@ def _check_decorated(pm: pluggy.PluginManager, name: str, module: ModuleType) ->
                 raise PluginLoadError(f"plugin {name!r}: {module.__name__}.{attr} looks like a hook but lacks @dataflow.hookimpl")
 
 
+def _entry_points() -> list[tuple[EntryPoint, str, str]]:
+    """Every entry point of the group, from every distribution.
+
+    ``importlib.metadata.entry_points()`` keeps only the first of two entry
+    points with the same name; walking the distributions shows both.
+    """
+    found = []
+    for dist in distributions():
+        for ep in dist.entry_points:
+            if ep.group == GROUP:
+                found.append((ep, dist.metadata["Name"] or "?", dist.version or "?"))
+    return found
+
+
 def make_plugin_manager() -> PluginHost:
     pm = pluggy.PluginManager("dataflow")
     pm.add_hookspecs(hookspecs)
@@ -74,17 +88,17 @@ def make_plugin_manager() -> PluginHost:
     for mod in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(mod), name=mod)
     disabled, only = _csv("DATAFLOW_DISABLE_PLUGINS"), _csv("DATAFLOW_PLUGINS")
-    seen: dict[str, Any] = {}
-    for ep in entry_points(group=GROUP):
-        dist = getattr(ep.dist, "name", "?") if ep.dist else "?"
+    seen: dict[str, tuple[EntryPoint, str]] = {}
+    for ep, dist, version in _entry_points():
         if ep.name in seen:
-            if seen[ep.name].value == ep.value:
-                continue  # the same distribution seen twice on sys.path
+            other, other_dist = seen[ep.name]
+            if (other.value, other_dist) == (ep.value, dist):
+                continue  # the same distribution found twice on sys.path
             raise DuplicatePluginError(
-                f"two plugins use the entry-point name {ep.name!r}: {seen[ep.name].value} and {ep.value} "
-                f"(distribution {dist}); uninstall one"
+                f"two plugins use the entry-point name {ep.name!r}: {other.value} (distribution {other_dist}) "
+                f"and {ep.value} (distribution {dist}); uninstall one"
             )
-        seen[ep.name] = ep
+        seen[ep.name] = (ep, dist)
         if ep.name in disabled or (only and ep.name not in only):
             pm.set_blocked(ep.name)
             continue
@@ -94,7 +108,6 @@ def make_plugin_manager() -> PluginHost:
             raise PluginLoadError(f"plugin {ep.name!r} ({ep.value}, distribution {dist}) failed to import: {exc}") from exc
         _check_decorated(pm, ep.name, module)
         pm.register(module, name=ep.name)
-        version = getattr(ep.dist, "version", "?") if ep.dist else "?"
         sources[ep.name] = f"{dist} {version}"
     pm.check_pending()
     return PluginHost(pm, sources)

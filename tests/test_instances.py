@@ -1,0 +1,115 @@
+"""Several DataFlow instances in one process: no silent sharing of node names."""
+
+import pytest
+from kailash.runtime import LocalRuntime
+from kailash.workflow.builder import WorkflowBuilder
+
+from dataflow import DataFlow
+from dataflow.errors import BackendNotFoundError, ConfigurationError, ModelError
+from dataflow.errors import NodeNameConflictError
+
+
+def declare_account(db):
+    @db.model
+    class Account:
+        name: str
+
+    return Account
+
+
+def test_second_live_instance_is_refused_with_the_fix():
+    first, second = DataFlow(), DataFlow()
+    try:
+        declare_account(first)
+        with pytest.raises(NodeNameConflictError) as info:
+            declare_account(second)
+        assert "namespace" in str(info.value) and "AccountCreateNode" in str(info.value)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_namespaces_keep_instances_apart():
+    billing, crm = DataFlow(namespace="billing"), DataFlow(namespace="crm")
+    try:
+        declare_account(billing)
+        declare_account(crm)
+        billing.express_sync.create("Account", {"name": "from billing"})
+        wf = WorkflowBuilder()
+        wf.add_node("billing.AccountCountNode", "b", {})
+        wf.add_node("crm.AccountCountNode", "c", {})
+        with LocalRuntime() as rt:
+            results, _ = rt.execute(wf.build())
+        assert (results["b"]["count"], results["c"]["count"]) == (1, 0)
+        assert billing.nodes("Account")["create"] == "billing.AccountCreateNode"
+    finally:
+        billing.close()
+        crm.close()
+
+
+def test_closed_instance_releases_its_names():
+    first = DataFlow()
+    declare_account(first)
+    first.close()
+    second = DataFlow()
+    declare_account(second)
+    assert second.express_sync.count("Account") == 0
+    second.close()
+
+
+def test_node_classes_can_be_added_directly():
+    db = DataFlow()
+    declare_account(db)
+    wf = WorkflowBuilder()
+    wf.add_node(db.node("Account", "create"), "c", {"name": "direct"})
+    with LocalRuntime() as rt:
+        results, _ = rt.execute(wf.build())
+    assert results["c"]["name"] == "direct"
+    db.close()
+
+
+def test_same_model_twice_on_one_instance_is_an_error():
+    db = DataFlow()
+    declare_account(db)
+
+    class Account:
+        other: int
+
+    with pytest.raises(ModelError, match="already declared"):
+        db.model(Account)
+    db.close()
+
+
+def test_get_available_nodes_lists_eleven():
+    db = DataFlow()
+    declare_account(db)
+    assert db.get_available_nodes("Account") == {"Account": ["Create", "Read", "Update", "Delete", "List", "Upsert",
+                                                             "Count", "BulkCreate", "BulkUpdate", "BulkDelete", "BulkUpsert"]}
+    db.close()
+
+
+def test_unknown_option_names_the_valid_ones():
+    with pytest.raises(ConfigurationError) as info:
+        DataFlow(pool_sizee=3)
+    assert "pool_sizee" in str(info.value) and "auto_migrate" in str(info.value)
+
+
+def test_seed_options_are_accepted():
+    db = DataFlow(":memory:", auto_migrate=False, existing_schema_mode=True, enable_model_persistence=False,
+                  migration_enabled=False)
+    db.close()
+
+
+def test_missing_backend_says_what_to_install_and_masks_the_password():
+    with pytest.raises(BackendNotFoundError) as info:
+        DataFlow("cockroachdb://admin:S3cret#1$@localhost/db")
+    assert "S3cret" not in str(info.value)
+    assert "kailash_dataflow.plugins" in str(info.value)
+
+
+def test_existing_schema_mode_issues_no_ddl(tmp_path):
+    db = DataFlow(f"sqlite:///{tmp_path / 'legacy.db'}", existing_schema_mode=True)
+    declare_account(db)
+    with pytest.raises(Exception, match="missing"):
+        db.express_sync.count("Account")
+    db.close()
