@@ -3,4 +3,4 @@
 from .backend import SQLiteBackend
 
 __all__ = ["SQLiteBackend"]
-__version__ = "0.1.0"
+__version__ = "3.0.0"

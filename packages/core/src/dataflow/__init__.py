@@ -26,7 +26,7 @@ from .hookspecs import hookimpl
 from .model import FieldSpec, ModelSpec
 from .nodes.base import NodeFailure
 
-__version__ = "0.1.0"
+__version__ = "3.0.0"
 
 __all__ = [
     "BACKEND_API_VERSION",

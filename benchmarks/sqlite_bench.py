@@ -1,0 +1,621 @@
+#!/usr/bin/env python
+"""DataFlow on SQLite against the raw ``sqlite3`` driver, measured in the same run.
+
+Every number is a ratio against a baseline measured by this same process, on the
+same machine, a moment apart: there are no timed assertions and no absolute
+thresholds. Targets (from the performance issue) are reported as met / NOT met.
+
+    hatch run python benchmarks/sqlite_bench.py            # full run (~1-2 min on 2 cores)
+    hatch run python benchmarks/sqlite_bench.py --quick    # smoke run (seconds)
+    hatch run python benchmarks/sqlite_bench.py --profile  # cProfile of the hot paths instead
+    hatch run python benchmarks/sqlite_bench.py --json out.json
+
+Measurements
+  1. BulkCreate rows/s: ``RowBulkCreateNode`` in a 1-node ``LocalRuntime`` workflow (build + execute)
+     vs ``sqlite3.executemany`` of the same dicts into the same table (DDL copied from the table DataFlow
+     created), both on a fresh file DB in a temp dir with WAL + synchronous=NORMAL (the backend's PRAGMAs),
+     both in one ``BEGIN IMMEDIATE`` … ``COMMIT`` (as the backend does). Target: node >= 50 % of raw.
+  2. Single-create latency, per iteration, after warm-up, interleaved in rounds:
+     ``db.express_sync.create`` | raw ``conn.execute(INSERT …)`` on an ``isolation_level=None`` (autocommit)
+     connection | 1-node ``RowCreateNode`` workflow | trivial 1-node kailash workflow (a minimal ``Node``
+     returning ``{"ok": 1}``); workflows are built and executed every iteration with one reused
+     ``LocalRuntime``. Targets: express median <= 3x raw; (DataFlow workflow - trivial workflow) <= 0.3 ms.
+  3. List (informational): ``{"qty": {"$gte": 500}, "active": True}``, ``order_by=["-score"]``,
+     ``limit=100`` on 100k rows via express vs the same SELECT through sqlite3 on the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import gc
+import io
+import json
+import logging
+import os
+import platform
+import pstats
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+UTC = dt.timezone.utc
+MODEL = "Row"
+TABLE = "rows"
+COLUMNS = ("name", "qty", "score", "active", "created_at", "updated_at")
+INSERT_SQL = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+LIST_FILTER = {"qty": {"$gte": 500}, "active": True}
+LIST_ORDER = ["-score"]
+LIST_LIMIT = 100
+# The statement DataFlow's SQLite backend issues for the List above (it fetches limit + 1 to set has_more,
+# and adds the primary key as a tie-breaker); the raw baseline runs the same thing with LIMIT 100.
+RAW_LIST_SQL = (f"SELECT id, name, qty, score, active, created_at, updated_at FROM {TABLE} "
+                "WHERE qty >= ? AND active = 1 ORDER BY score DESC, id ASC LIMIT ?")
+
+# name: (quick, full)
+SIZES = {
+    "bulk_sizes": ((2_000, 10_000), (10_000, 100_000)),
+    "bulk_reps": ((2, 2), (5, 3)),  # repetitions per size, fresh DB files each time
+    "single_rounds": (3, 6),
+    "single_per_round": (40, 60),  # -> 360 timed iterations per method in a full run
+    "single_warmup": (30, 60),
+    "list_rows": (10_000, 100_000),
+    "list_iters": (15, 40),
+    "profile_bulk": (20_000, 100_000),
+    "profile_creates": (500, 2_000),
+}
+
+
+def size(name: str, quick: bool) -> Any:
+    quick_value, full_value = SIZES[name]
+    return quick_value if quick else full_value
+
+
+# --- environment ---------------------------------------------------------------------------------------
+
+
+def quiet_logging() -> None:
+    """Keep kailash's INFO/WARNING chatter off the terminal (and out of the timings' I/O)."""
+    logging.basicConfig(level=logging.ERROR)
+    for name in ("kailash", "dataflow"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, str]:
+    import kailash
+
+    try:
+        from importlib.metadata import version
+
+        dataflow_version = version("kailash-dataflow")
+    except Exception:  # pragma: no cover - not installed as a distribution
+        dataflow_version = "unknown"
+    return {
+        "date": dt.datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu_model(),
+        "cores": str(os.cpu_count()),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "kailash": getattr(kailash, "__version__", "unknown"),
+        "kailash-dataflow": dataflow_version,
+    }
+
+
+@contextmanager
+def tempdir() -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="dataflow-bench-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# --- data and the two sides ----------------------------------------------------------------------------------
+
+
+def make_rows(n: int, start: int = 0) -> list[dict]:
+    """Deterministic records; ~1/3 inactive, qty 0..999, scores spread and mostly distinct."""
+    return [
+        {"name": f"row-{i}", "qty": i % 1000, "score": (i * 7919 % 100_003) / 10.0, "active": i % 3 != 0}
+        for i in range(start, start + n)
+    ]
+
+
+def open_dataflow(path: str):
+    """A DataFlow on a file DB with the benchmark model; its table is created before anything is timed."""
+    from dataflow import DataFlow
+
+    db = DataFlow(f"sqlite:///{path}")
+
+    @db.model
+    class Row:  # noqa: F811 - the model name is what matters
+        name: str
+        qty: int
+        score: float
+        active: bool = True
+
+    db.create_tables()
+    return db
+
+
+def table_ddl(db_path: str) -> str:
+    """The exact CREATE TABLE DataFlow issued, so the raw side writes into the same table shape."""
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def raw_connect(path: str, ddl: str | None = None) -> sqlite3.Connection:
+    """A connection set up the way the SQLite backend sets up its own (autocommit, WAL, synchronous=NORMAL)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    if ddl:
+        conn.execute(ddl)
+    return conn
+
+
+def count_rows(path: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def stamp_text() -> str:
+    return dt.datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def raw_bulk(conn: sqlite3.Connection, rows: list[dict]) -> None:
+    """What a careful sqlite3 user writes for the same list of dicts: one transaction, one executemany."""
+    stamp = stamp_text()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(INSERT_SQL, [(r["name"], r["qty"], r["score"], r["active"], stamp, stamp) for r in rows])
+    conn.execute("COMMIT")
+
+
+def node_bulk(rt: Any, rows: list[dict]) -> dict:
+    from kailash.workflow.builder import WorkflowBuilder
+
+    wf = WorkflowBuilder()
+    wf.add_node(f"{MODEL}BulkCreateNode", "bulk", {"data": rows})
+    results, _ = rt.execute(wf.build())
+    return results["bulk"]
+
+
+def register_trivial_node() -> str:
+    """A minimal kailash node: the floor of what any 1-node workflow costs on this machine."""
+    from kailash.nodes.base import Node, NodeRegistry
+
+    class BenchTrivialNode(Node):
+        def get_parameters(self) -> dict:
+            return {}
+
+        def run(self, **kwargs: Any) -> dict:
+            return {"ok": 1}
+
+    NodeRegistry.register(BenchTrivialNode, alias="BenchTrivialNode", allow_override=True)
+    return "BenchTrivialNode"
+
+
+# --- statistics and reporting ------------------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f} ms" if seconds < 0.01 else f"{seconds * 1e3:.2f} ms"
+
+
+def rate(value: float) -> str:
+    return f"{value:,.0f} rows/s"
+
+
+class Report:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str, str, str]] = []
+        self.data: dict[str, Any] = {}
+
+    def add(self, measurement: str, dataflow: str, baseline: str, ratio: str, target: str = "info",
+            met: bool | None = None) -> None:
+        verdict = "-" if met is None else ("yes" if met else "NO")
+        self.rows.append((measurement, dataflow, baseline, ratio, target, verdict))
+
+    def table(self) -> str:
+        header = ("measurement", "dataflow", "raw/baseline", "ratio", "target", "met?")
+        lines = [header, *self.rows]
+        widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
+        fmt = "| " + " | ".join(f"{{:<{w}}}" for w in widths) + " |"
+        out = [fmt.format(*header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+        out += [fmt.format(*r) for r in self.rows]
+        return "\n".join(out)
+
+
+def progress(message: str) -> None:
+    print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+# --- 1. BulkCreate --------------------------------------------------------------------------------------------------
+
+
+def bench_bulk(report: Report, quick: bool) -> None:
+    from kailash.runtime import LocalRuntime
+
+    reps = dict(zip(size("bulk_sizes", quick), size("bulk_reps", quick)))
+    with LocalRuntime() as rt:
+        # warm-up: first-use costs (imports, SQLAlchemy statement compile, runtime init) stay out of the numbers
+        with tempdir() as d:
+            db = open_dataflow(os.path.join(d, "warm.db"))
+            node_bulk(rt, make_rows(500))
+            db.express_sync.bulk_create(MODEL, make_rows(500))
+            db.close()
+        for n, repeat in reps.items():
+            rows = make_rows(n)
+            node_t, raw_t, express_t = [], [], []
+            for rep in range(repeat):
+                progress(f"BulkCreate {n:,} rows, repetition {rep + 1}/{repeat}")
+                with tempdir() as d:
+                    node_path, raw_path, express_path = (os.path.join(d, f) for f in ("node.db", "raw.db", "express.db"))
+                    db = open_dataflow(node_path)
+                    ddl = table_ddl(node_path)
+                    conn = raw_connect(raw_path, ddl)
+                    # alternate which side goes first so cache/frequency drift does not favour one side
+                    sides = ["node", "raw"] if rep % 2 == 0 else ["raw", "node"]
+                    for side in sides:
+                        gc.collect()
+                        t0 = time.perf_counter()
+                        if side == "node":
+                            out = node_bulk(rt, rows)
+                            node_t.append(time.perf_counter() - t0)
+                            assert out["inserted"] == n, out
+                        else:
+                            raw_bulk(conn, rows)
+                            raw_t.append(time.perf_counter() - t0)
+                    db.close()
+                    conn.close()
+                    # the same operation without the workflow runtime, to split runtime cost from DataFlow's
+                    db = open_dataflow(express_path)
+                    gc.collect()
+                    t0 = time.perf_counter()
+                    db.express_sync.bulk_create(MODEL, rows)
+                    express_t.append(time.perf_counter() - t0)
+                    db.close()
+                    assert count_rows(node_path) == count_rows(raw_path) == count_rows(express_path) == n
+            node_rate, raw_rate = n / statistics.median(node_t), n / statistics.median(raw_t)
+            express_rate = n / statistics.median(express_t)
+            ratio = node_rate / raw_rate
+            report.add(f"BulkCreate {n:,} rows: RowBulkCreateNode workflow vs executemany",
+                       rate(node_rate), rate(raw_rate), f"{ratio:.1%} of raw", ">= 50% of raw", ratio >= 0.5)
+            report.add(f"BulkCreate {n:,} rows: express_sync.bulk_create (no runtime)",
+                       rate(express_rate), rate(raw_rate), f"{express_rate / raw_rate:.1%} of raw")
+            report.data[f"bulk_{n}"] = {"node_s": node_t, "raw_s": raw_t, "express_s": express_t,
+                                        "node_rows_per_s": node_rate, "raw_rows_per_s": raw_rate,
+                                        "express_rows_per_s": express_rate, "node_over_raw": ratio}
+
+
+# --- 2. single create -------------------------------------------------------------------------------------------------
+
+
+def bench_single(report: Report, quick: bool) -> None:
+    from kailash.runtime import LocalRuntime
+    from kailash.workflow.builder import WorkflowBuilder
+
+    trivial = register_trivial_node()
+    rounds, per_round, warmup = size("single_rounds", quick), size("single_per_round", quick), size("single_warmup", quick)
+    counter = iter(range(10**9))
+
+    with tempdir() as d, LocalRuntime() as rt:
+        db_path, raw_path, ret_path = (os.path.join(d, f) for f in ("df.db", "raw.db", "ret.db"))
+        db = open_dataflow(db_path)
+        ddl = table_ddl(db_path)
+        raw = raw_connect(raw_path, ddl)
+        raw_ret = raw_connect(ret_path, ddl)
+        stamp = stamp_text()  # the raw side gets its timestamps for free (a conservative baseline)
+        returning_sql = INSERT_SQL + " RETURNING id, " + ", ".join(COLUMNS)
+        create = db.express_sync.create
+
+        def record() -> dict:
+            i = next(counter)
+            return {"name": f"single-{i}", "qty": i % 1000, "score": i * 0.25, "active": i % 2 == 0}
+
+        def express_create() -> None:
+            create(MODEL, record())
+
+        def raw_insert() -> None:
+            r = record()
+            raw.execute(INSERT_SQL, (r["name"], r["qty"], r["score"], r["active"], stamp, stamp))
+
+        def raw_insert_returning() -> None:
+            r = record()
+            raw_ret.execute(returning_sql, (r["name"], r["qty"], r["score"], r["active"], stamp, stamp)).fetchall()
+
+        def workflow_create() -> None:
+            wf = WorkflowBuilder()
+            wf.add_node(f"{MODEL}CreateNode", "create", record())
+            results, _ = rt.execute(wf.build())
+            assert results["create"]["id"]
+
+        def workflow_trivial() -> None:
+            wf = WorkflowBuilder()
+            wf.add_node(trivial, "noop", {})
+            results, _ = rt.execute(wf.build())
+            assert results["noop"]["ok"] == 1
+
+        methods: dict[str, Callable[[], None]] = {
+            "express": express_create, "raw": raw_insert, "raw_returning": raw_insert_returning,
+            "workflow": workflow_create, "trivial": workflow_trivial,
+        }
+        times: dict[str, list[float]] = {k: [] for k in methods}
+        progress("single-create warm-up")
+        for fn in methods.values():
+            for _ in range(warmup):
+                fn()
+        timer = time.perf_counter
+        for rnd in range(rounds):
+            progress(f"single-create round {rnd + 1}/{rounds}")
+            order = list(methods)
+            order = order[rnd % len(order):] + order[: rnd % len(order)]  # rotate who goes first
+            for name in order:
+                fn, sink = methods[name], times[name]
+                gc.collect()
+                for _ in range(per_round):
+                    t0 = timer()
+                    fn()
+                    sink.append(timer() - t0)
+        db.close()
+        raw.close()
+        raw_ret.close()
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    p95 = {k: pct(v, 0.95) for k, v in times.items()}
+    n = len(times["raw"])
+    express_ratio = med["express"] / med["raw"]
+    delta = med["workflow"] - med["trivial"]
+    report.add(f"Create latency, median of {n}: express_sync.create vs raw INSERT (autocommit)",
+               ms(med["express"]), ms(med["raw"]), f"{express_ratio:.2f}x", "<= 3x raw", express_ratio <= 3)
+    report.add("Create latency, p95: express_sync.create vs raw INSERT",
+               ms(p95["express"]), ms(p95["raw"]), f"{p95['express'] / p95['raw']:.2f}x")
+    report.add("Create latency, median: express_sync.create vs raw INSERT ... RETURNING + fetchall",
+               ms(med["express"]), ms(med["raw_returning"]), f"{med['express'] / med['raw_returning']:.2f}x")
+    report.add("1-node workflow, median: RowCreateNode vs trivial Node (build+execute)",
+               ms(med["workflow"]), ms(med["trivial"]), f"+{delta * 1e3:.3f} ms", "<= +0.300 ms", delta <= 0.0003)
+    report.add("1-node workflow, p95: RowCreateNode vs trivial Node",
+               ms(p95["workflow"]), ms(p95["trivial"]), f"+{(p95['workflow'] - p95['trivial']) * 1e3:.3f} ms")
+    report.add("1-node workflow, median: RowCreateNode vs raw INSERT",
+               ms(med["workflow"]), ms(med["raw"]), f"{med['workflow'] / med['raw']:.1f}x")
+    report.data["single"] = {"median_s": med, "p95_s": p95, "iterations": n,
+                             "express_over_raw": express_ratio, "workflow_minus_trivial_s": delta}
+
+
+# --- 3. List -------------------------------------------------------------------------------------------------------------
+
+
+def bench_list(report: Report, quick: bool) -> None:
+    n, iters = size("list_rows", quick), size("list_iters", quick)
+    with tempdir() as d:
+        path = os.path.join(d, "list.db")
+        db = open_dataflow(path)
+        progress(f"List: loading {n:,} rows")
+        db.express_sync.bulk_create(MODEL, make_rows(n))
+        raw = raw_connect(path)
+        listing = db.express_sync.list
+
+        def express_list() -> list:
+            return listing(MODEL, LIST_FILTER, limit=LIST_LIMIT, order_by=LIST_ORDER)
+
+        def raw_list() -> list:
+            return raw.execute(RAW_LIST_SQL, (500, LIST_LIMIT)).fetchall()
+
+        def raw_list_dicts() -> list:
+            cur = raw.execute(RAW_LIST_SQL, (500, LIST_LIMIT))
+            names = [c[0] for c in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]
+
+        ours, theirs = express_list(), raw_list()
+        assert [r["id"] for r in ours] == [r[0] for r in theirs], "express and raw SELECT disagree"
+        methods = {"express": express_list, "raw": raw_list, "raw_dicts": raw_list_dicts}
+        times: dict[str, list[float]] = {k: [] for k in methods}
+        progress(f"List: {iters} iterations each")
+        for i in range(iters):
+            for name in (list(methods) if i % 2 == 0 else list(methods)[::-1]):
+                t0 = time.perf_counter()
+                methods[name]()
+                times[name].append(time.perf_counter() - t0)
+        db.close()
+        raw.close()
+    med = {k: statistics.median(v) for k, v in times.items()}
+    report.add(f"List filter+order_by, limit 100, {n:,} rows, median: express vs raw SELECT",
+               ms(med["express"]), ms(med["raw"]), f"{med['express'] / med['raw']:.2f}x")
+    report.add("List, median: express vs raw SELECT + dict rows",
+               ms(med["express"]), ms(med["raw_dicts"]), f"{med['express'] / med['raw_dicts']:.2f}x")
+    report.data["list"] = {"median_s": med, "rows": n, "iterations": iters}
+
+
+# --- profiling --------------------------------------------------------------------------------------------------------------
+
+
+def _category(filename: str, roots: dict[str, str]) -> str:
+    for label, root in roots.items():
+        if filename.startswith(root):
+            return label
+    if filename == "~":
+        return "C builtins"
+    if "sqlalchemy" in filename:
+        return "sqlalchemy"
+    return "stdlib/other"
+
+
+def print_profile(title: str, prof: cProfile.Profile, wall: float, top: int = 12) -> dict:
+    import dataflow
+    import dataflow_sqlite
+    import kailash
+
+    roots = {"dataflow": os.path.dirname(dataflow.__file__) + os.sep,
+             "dataflow_sqlite": os.path.dirname(dataflow_sqlite.__file__) + os.sep,
+             "kailash": os.path.dirname(kailash.__file__) + os.sep}
+    stats = pstats.Stats(prof, stream=io.StringIO())
+    entries = []
+    total = 0.0
+    for (filename, line, func), (cc, nc, tt, ct, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        total += tt
+        entries.append((_category(filename, roots), filename, line, func, nc, tt, ct))
+
+    def where(e: tuple) -> str:
+        cat, filename, line, func = e[0], e[1], e[2], e[3]
+        if filename == "~":
+            return func
+        for root in roots.values():
+            if filename.startswith(root):
+                filename = os.path.basename(os.path.dirname(root)) + "/" + filename[len(root):]
+                break
+        else:
+            filename = "/".join(filename.split(os.sep)[-2:])
+        return f"{filename}:{line}({func})"
+
+    print(f"\n=== profile: {title} — wall {wall:.3f} s, profiled self time {total:.3f} s ===")
+    by_cat: dict[str, float] = {}
+    for e in entries:
+        by_cat[e[0]] = by_cat.get(e[0], 0.0) + e[5]
+    print("self time by package: " + ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(by_cat.items(), key=lambda kv: -kv[1])))
+    sections = [("ours (dataflow, dataflow_sqlite) by self time", lambda e: e[0].startswith("dataflow"), 5),
+                ("ours by cumulative time", lambda e: e[0].startswith("dataflow"), 6),
+                ("kailash by self time", lambda e: e[0] == "kailash", 5),
+                ("kailash by cumulative time", lambda e: e[0] == "kailash", 6),
+                ("everything by self time", lambda e: True, 5)]
+    summary: dict[str, Any] = {"wall_s": wall, "self_total_s": total, "by_package": by_cat}
+    for label, keep, key in sections:
+        chosen = sorted((e for e in entries if keep(e)), key=lambda e: -e[key])[:top]
+        print(f"-- {label}")
+        print(f"   {'self':>7} {'cum':>7} {'%self':>6} {'calls':>9}  function")
+        for e in chosen:
+            print(f"   {e[5]:7.3f} {e[6]:7.3f} {e[5] / total:6.1%} {e[4]:9d}  {where(e)}")
+        summary[label] = [(where(e), e[4], e[5], e[6]) for e in chosen]
+    return summary
+
+
+def run_profiles(quick: bool) -> dict:
+    from kailash.runtime import LocalRuntime
+    from kailash.workflow.builder import WorkflowBuilder
+
+    out: dict[str, Any] = {}
+    n_bulk, n_single = size("profile_bulk", quick), size("profile_creates", quick)
+    with tempdir() as d, LocalRuntime() as rt:
+        # (a) BulkCreate through the node
+        db = open_dataflow(os.path.join(d, "warm.db"))
+        node_bulk(rt, make_rows(200))
+        db.close()
+        db = open_dataflow(os.path.join(d, "bulk.db"))
+        rows = make_rows(n_bulk)
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        node_bulk(rt, rows)
+        prof.disable()
+        out["bulk_node"] = print_profile(f"RowBulkCreateNode, {n_bulk:,} rows, 1-node LocalRuntime workflow", prof,
+                                         time.perf_counter() - t0)
+        db.close()
+
+        # (b) single creates via express_sync
+        db = open_dataflow(os.path.join(d, "single.db"))
+        create = db.express_sync.create
+        recs = make_rows(n_single + 50)
+        for r in recs[:50]:
+            create(MODEL, r)
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        for r in recs[50:]:
+            create(MODEL, r)
+        prof.disable()
+        out["express_create"] = print_profile(f"{n_single:,} x express_sync.create", prof, time.perf_counter() - t0)
+
+        # (c) single creates via a 1-node workflow
+        def wf_create(r: dict) -> None:
+            wf = WorkflowBuilder()
+            wf.add_node(f"{MODEL}CreateNode", "create", r)
+            rt.execute(wf.build())
+
+        recs = make_rows(n_single + 50, start=10**6)
+        for r in recs[:50]:
+            wf_create(r)
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        for r in recs[50:]:
+            wf_create(r)
+        prof.disable()
+        out["workflow_create"] = print_profile(f"{n_single:,} x 1-node RowCreateNode workflow (build+execute)", prof,
+                                               time.perf_counter() - t0)
+        db.close()
+    return out
+
+
+# --- main -----------------------------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--profile", action="store_true", help="run cProfile on the hot paths instead of the benchmark")
+    parser.add_argument("--only", choices=("bulk", "single", "list"), action="append",
+                        help="run only these sections (repeatable)")
+    parser.add_argument("--json", metavar="PATH", help="also write the raw measurements as JSON")
+    args = parser.parse_args(argv)
+
+    quiet_logging()
+    started = time.perf_counter()
+    info = machine_info()
+    print("DataFlow SQLite benchmark" + (" (--quick)" if args.quick else "") + (" (--profile)" if args.profile else ""))
+    for key, value in info.items():
+        print(f"  {key:<17} {value}")
+    print(f"  {'command':<17} {' '.join([os.path.basename(sys.executable), *sys.argv])}")
+
+    result: dict[str, Any] = {"machine": info, "quick": args.quick}
+    if args.profile:
+        result["profile"] = run_profiles(args.quick)
+    else:
+        report = Report()
+        sections = {"bulk": bench_bulk, "single": bench_single, "list": bench_list}
+        for name, fn in sections.items():
+            if not args.only or name in args.only:
+                fn(report, args.quick)
+        print()
+        print(report.table())
+        result["results"] = report.data
+        result["table"] = report.rows
+    elapsed = time.perf_counter() - started
+    print(f"\n(total {elapsed:.1f} s)")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=2, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
