@@ -146,13 +146,14 @@ class FilterCompiler:
     def json_typed_cmp(self, ref: FieldRef, op: str, value: Any) -> sa.ColumnElement[bool]:
         kind = kind_of(value)
         scalar = self.json_scalar(ref, kind)
-        operand = sa.literal(self.json_operand(value), type_=sa.types.NullType())
+        operand = self.json_operand(value, kind)
         compare = {"eq": scalar == operand, "gt": scalar > operand, "gte": scalar >= operand,
                    "lt": scalar < operand, "lte": scalar <= operand}[op]
         return sa.and_(self.json_is_kind(ref, kind), compare)
 
-    def json_operand(self, value: Any) -> Any:
-        return int(value) if isinstance(value, bool) else value
+    def json_operand(self, value: Any, kind: str | None) -> Any:
+        """The bound right-hand side of a JSON scalar comparison."""
+        return sa.literal(int(value) if isinstance(value, bool) else value, type_=sa.types.NullType())
 
     # --- dialect hooks -----------------------------------------------------------------------------------------
 

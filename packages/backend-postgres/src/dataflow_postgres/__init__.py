@@ -1,0 +1,3 @@
+"""PostgreSQL backend for kailash-dataflow."""
+
+__version__ = "3.0.0"

@@ -1,0 +1,367 @@
+"""PostgresBackend: asyncpg only, SQLAlchemy's postgresql dialect for DDL and statements.
+
+* One bounded asyncpg pool per DataFlow per event loop, created lazily.
+* DDL of all pending models in one transaction under an advisory lock, so
+  processes starting together neither race nor open a connection storm.
+* Native ``INSERT … ON CONFLICT`` upserts, ``COPY`` for bulk loads.
+* Text columns are created ``COLLATE "C"``: comparisons and ordering follow
+  code points, as on every other backend, whatever the database's locale.
+* ``?prepared_statements=false`` (or ``pgbouncer=true``) disables asyncpg's
+  statement cache for pgbouncer in transaction pooling mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as dt
+import json
+import re
+import weakref
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from dataflow.backend import Capabilities, UpsertOutcome
+from dataflow.errors import (
+    BackendDependencyError,
+    ConnectionFailedError,
+    ConstraintError,
+    DatabaseError,
+    DataFlowError,
+    DuplicateKeyError,
+    SchemaError,
+)
+from dataflow.model import ModelSpec
+from dataflow.sql import SQLBackend
+from dataflow.urls import mask_secrets
+
+from .compiler import PostgresFilterCompiler
+
+try:
+    import asyncpg
+except ImportError as exc:  # pragma: no cover - asyncpg is a hard dependency
+    raise BackendDependencyError(
+        f"postgres backend cannot import {exc.name!r}; pip install -U kailash-dataflow-postgres"
+    ) from exc
+
+DDL_LOCK_KEY = 0x44617461466C6F77  # "DataFlow"
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def _encode_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _decode_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _decode_datetime(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.timezone.utc)
+
+
+class PostgresBackend(SQLBackend):
+    name = "postgres"
+    schemes = ("postgresql",)
+    capabilities = Capabilities(returning=True, native_upsert=True, schemas=True)
+    compiler_class = PostgresFilterCompiler
+    explicit_null_order = True
+
+    def __init__(self, url, host, **options) -> None:
+        super().__init__(url, host, **options)
+        self.encoders = {"json": _encode_json}
+        self.decoders = {"json": _decode_json, "datetime": _decode_datetime}
+        self.pool_size = int(options.get("pool_size") or 10)
+        self.connect_timeout = float(options.get("connect_timeout") or url.query.get("connect_timeout") or 10)
+        self._pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
+        self._pool_locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = weakref.WeakKeyDictionary()
+        self._tx: contextvars.ContextVar[Any] = contextvars.ContextVar(f"dataflow_pg_tx_{id(self)}", default=None)
+        self._closed = False
+
+    def make_dialect(self):
+        return postgresql.asyncpg.dialect(paramstyle="numeric_dollar")
+
+    def column_type(self, field) -> Any:
+        kind = field.kind
+        if kind == "str":
+            return sa.Text(collation="C")
+        return {
+            "int": sa.BigInteger, "float": postgresql.DOUBLE_PRECISION, "bool": sa.Boolean,
+            "datetime": lambda: sa.DateTime(timezone=True), "date": sa.Date, "decimal": sa.Numeric,
+            "bytes": postgresql.BYTEA, "json": postgresql.JSONB,
+        }[kind]()
+
+    def make_column(self, field) -> sa.Column:
+        if field.primary_key and field.kind == "int":
+            return sa.Column(field.name, sa.BigInteger, sa.Identity(always=False), primary_key=True)
+        return super().make_column(field)
+
+    # --- connections --------------------------------------------------------------------------------------
+
+    def _connect_kwargs(self) -> dict:
+        url = self.url
+        query = dict(url.query)
+        settings: dict[str, str] = {}
+        kwargs: dict[str, Any] = {
+            "host": url.host or "localhost", "port": url.port or 5432, "user": url.username,
+            "password": url.password, "database": url.database or url.username,
+        }
+        if "application_name" in query:
+            settings["application_name"] = query.pop("application_name")
+        for key in ("search_path", "schema"):
+            if key in query:
+                settings["search_path"] = query.pop(key)
+        if "options" in query:
+            for match in re.finditer(r"-c\s*([\w.]+)=(\S+)", query.pop("options")):
+                settings[match[1]] = match[2]
+        if "sslmode" in query:
+            mode = query.pop("sslmode")
+            kwargs["ssl"] = None if mode == "disable" else mode
+        prepared = query.pop("prepared_statements", "true").lower() in TRUE_WORDS
+        if query.pop("pgbouncer", "false").lower() in TRUE_WORDS:
+            prepared = False
+        if not prepared:
+            kwargs["statement_cache_size"] = 0
+        query.pop("connect_timeout", None)
+        kwargs["server_settings"] = settings
+        return kwargs
+
+    async def _pool(self) -> Any:
+        if self._closed:
+            raise DatabaseError("the PostgreSQL backend is closed")
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is not None:
+            return pool
+        lock = self._pool_locks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            pool = self._pools.get(loop)
+            if pool is None:
+                pool = await self._create_pool()
+                self._pools[loop] = pool
+        return pool
+
+    async def _create_pool(self) -> Any:
+        kwargs = self._connect_kwargs()
+        try:
+            return await asyncio.wait_for(
+                asyncpg.create_pool(min_size=1, max_size=self.pool_size, init=self._init_connection,
+                                    timeout=self.connect_timeout, command_timeout=None, **kwargs),
+                timeout=self.connect_timeout + 1,
+            )
+        except asyncio.TimeoutError:
+            raise ConnectionFailedError(
+                f"PostgreSQL at {self.url.masked()} did not answer within {self.connect_timeout:g} s"
+            ) from None
+        except Exception as exc:
+            raise ConnectionFailedError(
+                f"cannot connect to PostgreSQL at {self.url.masked()}: {self._describe(exc)}"
+            ) from None
+
+    async def _init_connection(self, conn: Any) -> None:
+        self.host.hook.dataflow_connection_opened(connection=conn, backend=self)
+
+    def _describe(self, exc: BaseException) -> str:
+        text = mask_secrets(f"{type(exc).__name__}: {exc}", self.url)
+        return text.strip()
+
+    async def open(self) -> None:
+        await self._pool()
+
+    async def close(self) -> None:
+        self._closed = True
+        pools = list(self._pools.items())
+        self._pools.clear()
+        current = asyncio.get_running_loop()
+        for loop, pool in pools:
+            if loop is current:
+                await pool.close()
+            else:
+                pool.terminate()
+
+    def close_sync(self) -> None:
+        self._closed = True
+        for pool in list(self._pools.values()):
+            pool.terminate()
+        self._pools.clear()
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[Any]:
+        pinned = self._tx.get()
+        if pinned is not None:
+            yield pinned
+            return
+        pool = await self._pool()
+        async with pool.acquire() as conn:
+            yield conn
+
+    # --- driver -----------------------------------------------------------------------------------------------
+
+    def _translate(self, exc: BaseException, sql: str) -> DataFlowError:
+        custom = self.host.hook.dataflow_translate_error(error=exc, backend=self)
+        if custom is not None:
+            return custom
+        if isinstance(exc, DataFlowError):
+            return exc
+        if isinstance(exc, asyncpg.UniqueViolationError):
+            cols = _key_columns(exc)
+            return DuplicateKeyError(
+                f"duplicate key: a row with the same {cols} already exists (constraint {exc.constraint_name})",
+                orig=exc, columns=cols,
+            )
+        if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+            column = getattr(exc, "column_name", None)
+            where = f" on column {column}" if column else ""
+            return ConstraintError(f"constraint violated{where}: {exc.message if hasattr(exc, 'message') else exc}", orig=exc)
+        if isinstance(exc, (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)):
+            return ConnectionFailedError(f"PostgreSQL connection failed ({self.url.masked()}): {self._describe(exc)}")
+        message = getattr(exc, "message", None) or str(exc)
+        return DatabaseError(f"PostgreSQL error: {mask_secrets(message, self.url)}", orig=exc, sql=sql)
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        try:
+            async with self._conn() as conn:
+                return [tuple(r) for r in await conn.fetch(sql, *params)]
+        except Exception as exc:
+            raise self._translate(exc, sql) from exc
+
+    async def execute(self, sql: str, params: Sequence[Any]) -> int:
+        try:
+            async with self._conn() as conn:
+                status = await conn.execute(sql, *params)
+        except Exception as exc:
+            raise self._translate(exc, sql) from exc
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            async with self._conn() as conn:
+                await conn.executemany(sql, rows)
+        except Exception as exc:
+            raise self._translate(exc, sql) from exc
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Any]:
+        if self._tx.get() is not None:
+            yield self._tx.get()
+            return
+        pool = await self._pool()
+        async with pool.acquire() as conn:
+            token = self._tx.set(conn)
+            try:
+                try:
+                    async with conn.transaction():
+                        yield conn
+                except asyncpg.PostgresError as exc:
+                    raise self._translate(exc, "COMMIT") from exc
+            finally:
+                self._tx.reset(token)
+
+    async def existing_tables(self) -> set[str]:
+        rows = await self.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()", ()
+        )
+        return {r[0] for r in rows}
+
+    async def ensure_models(self, models: Sequence[ModelSpec], *, create: bool) -> None:
+        if not create:
+            await super().ensure_models(models, create=False)
+            return
+        try:
+            async with self.unit():
+                await self.execute(f"SELECT pg_advisory_xact_lock({DDL_LOCK_KEY})", ())
+                for model in models:
+                    for statement in self.ddl(model):
+                        await self.execute(statement, ())
+        except DataFlowError as exc:
+            raise SchemaError(f"creating tables failed: {exc.message}", orig=getattr(exc, "orig", None)) from exc
+
+    # --- bulk insert and upsert -----------------------------------------------------------------------------------
+
+    async def insert(self, model, rows, *, returning: bool):
+        if len(rows) <= 1 or returning:
+            return await super().insert(model, rows, returning=returning)
+        columns = tuple(rows[0])
+        records = [self.encode_row(model, r, columns) for r in rows]
+        async with self.unit() as conn:
+            try:
+                await conn.copy_records_to_table(model.table, records=records, columns=list(columns),
+                                                 schema_name=None)
+            except Exception as exc:
+                error = self._translate(exc, f"COPY {model.table}")
+                row = _copy_row(exc)
+                if row is not None:
+                    error.message = f"record at index {row}: {error.message}"
+                    error.args = (error.message,)
+                raise error from exc
+        return []
+
+    async def upsert(self, model, rows, updates, conflict_on, *, returning: bool) -> UpsertOutcome:
+        """``INSERT … ON CONFLICT DO UPDATE … RETURNING (xmax = 0)``: atomic, and tells created from updated."""
+        if not rows:
+            return UpsertOutcome([], [])
+        if any(not u for u in updates) or len({tuple(u) for u in updates}) != 1:
+            return await super().upsert(model, rows, updates, conflict_on, returning=returning)
+        update_cols = tuple(updates[0])
+        columns = tuple(rows[0])
+        from_row = all(c in row and row[c] == u[c] for row, u in zip(rows, updates) for c in update_cols)
+        out_rows: list[dict] = []
+        created: list[bool] = []
+        async with self.unit():
+            for batch in _unique_batches(rows, updates, conflict_on, 500 if from_row else 1):
+                sql, params = self._upsert_statement(model, columns, update_cols, conflict_on, batch, from_row)
+                for record in await self.fetch(sql, params):
+                    out_rows.append(self.decode(model, record[:-1]))
+                    created.append(bool(record[-1]))
+        return UpsertOutcome(out_rows if returning else [], created)
+
+    def _upsert_statement(self, model, columns, update_cols, conflict_on, batch, from_row) -> tuple[str, list]:
+        table = self.table(model)
+        values: dict[str, Any] = {}
+        rows_sql = []
+        for i, (row, _update) in enumerate(batch):
+            rows_sql.append({c: sa.bindparam(f"v{i}_{c}") for c in columns})
+            for c, v in zip(columns, self.encode_row(model, row, columns)):
+                values[f"v{i}_{c}"] = v
+        stmt = postgresql.insert(table).values(rows_sql)
+        if from_row:
+            assignments = {c: stmt.excluded[c] for c in update_cols}
+        else:
+            update = batch[0][1]
+            assignments = {c: sa.bindparam(f"u_{c}") for c in update_cols}
+            values.update({f"u_{c}": self.encode_value(model.fields[c].kind, update[c]) for c in update_cols})
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c[c] for c in conflict_on], set_=assignments)
+        stmt = stmt.returning(*table.c, sa.literal_column("(xmax = 0)"))
+        compiled = stmt.compile(dialect=self.dialect)
+        return str(compiled), [values[name] for name in compiled.positiontup]
+
+
+def _unique_batches(rows: list[dict], updates: list[dict], conflict_on: Sequence[str], size: int = 500):
+    """Split rows so that no statement touches one key twice (ON CONFLICT forbids it)."""
+    batch: list[tuple[dict, dict]] = []
+    keys: set = set()
+    for row, update in zip(rows, updates):
+        key = tuple(row[c] for c in conflict_on)
+        if key in keys or len(batch) >= size:
+            yield batch
+            batch, keys = [], set()
+        batch.append((row, update))
+        keys.add(key)
+    if batch:
+        yield batch
+
+
+def _key_columns(exc: Any) -> str:
+    detail = getattr(exc, "detail", None) or ""
+    match = re.match(r"Key \(([^)]*)\)", detail)
+    return match[1] if match else (getattr(exc, "constraint_name", None) or "key")
+
+
+def _copy_row(exc: BaseException) -> int | None:
+    context = getattr(exc, "context", None) or str(exc)
+    match = re.search(r"COPY \S+, line (\d+)", context or "")
+    return int(match[1]) - 1 if match else None

