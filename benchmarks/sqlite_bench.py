@@ -336,7 +336,7 @@ def bench_single(report: Report, quick: bool) -> None:
     rounds, per_round, warmup = size("single_rounds", quick), size("single_per_round", quick), size("single_warmup", quick)
     counter = iter(range(10**9))
 
-    with tempdir() as d, LocalRuntime() as rt:
+    with tempdir() as d, LocalRuntime() as rt, LocalRuntime(enable_monitoring=False) as rt_fast:
         db_path, raw_path, ret_path = (os.path.join(d, f) for f in ("df.db", "raw.db", "ret.db"))
         db = open_dataflow(db_path)
         ddl = table_ddl(db_path)
@@ -373,9 +373,24 @@ def bench_single(report: Report, quick: bool) -> None:
             results, _ = rt.execute(wf.build())
             assert results["noop"]["ok"] == 1
 
+        # the same two workflows on a runtime without kailash's run tracking (which writes every execution to
+        # ~/.kailash/tracking/tracking.db): shows what is left once that fixed cost is gone
+        def workflow_create_untracked() -> None:
+            wf = WorkflowBuilder()
+            wf.add_node(f"{MODEL}CreateNode", "create", record())
+            results, _ = rt_fast.execute(wf.build())
+            assert results["create"]["id"]
+
+        def workflow_trivial_untracked() -> None:
+            wf = WorkflowBuilder()
+            wf.add_node(trivial, "noop", {})
+            results, _ = rt_fast.execute(wf.build())
+            assert results["noop"]["ok"] == 1
+
         methods: dict[str, Callable[[], None]] = {
             "express": express_create, "raw": raw_insert, "raw_returning": raw_insert_returning,
             "workflow": workflow_create, "trivial": workflow_trivial,
+            "workflow_untracked": workflow_create_untracked, "trivial_untracked": workflow_trivial_untracked,
         }
         times: dict[str, list[float]] = {k: [] for k in methods}
         progress("single-create warm-up")
@@ -415,8 +430,12 @@ def bench_single(report: Report, quick: bool) -> None:
                ms(p95["workflow"]), ms(p95["trivial"]), f"+{(p95['workflow'] - p95['trivial']) * 1e3:.3f} ms")
     report.add("1-node workflow, median: RowCreateNode vs raw INSERT",
                ms(med["workflow"]), ms(med["raw"]), f"{med['workflow'] / med['raw']:.1f}x")
+    untracked = med["workflow_untracked"] - med["trivial_untracked"]
+    report.add("1-node workflow, LocalRuntime(enable_monitoring=False), median: RowCreateNode vs trivial",
+               ms(med["workflow_untracked"]), ms(med["trivial_untracked"]), f"+{untracked * 1e3:.3f} ms")
     report.data["single"] = {"median_s": med, "p95_s": p95, "iterations": n,
-                             "express_over_raw": express_ratio, "workflow_minus_trivial_s": delta}
+                             "express_over_raw": express_ratio, "workflow_minus_trivial_s": delta,
+                             "untracked_workflow_minus_trivial_s": untracked}
 
 
 # --- 3. List -------------------------------------------------------------------------------------------------------------
@@ -486,11 +505,27 @@ def print_profile(title: str, prof: cProfile.Profile, wall: float, top: int = 12
              "dataflow_sqlite": os.path.dirname(dataflow_sqlite.__file__) + os.sep,
              "kailash": os.path.dirname(kailash.__file__) + os.sep}
     stats = pstats.Stats(prof, stream=io.StringIO())
+    raw_stats = stats.stats  # type: ignore[attr-defined]
     entries = []
     total = 0.0
-    for (filename, line, func), (cc, nc, tt, ct, callers) in stats.stats.items():  # type: ignore[attr-defined]
+    for (filename, line, func), (cc, nc, tt, ct, callers) in raw_stats.items():
         total += tt
         entries.append((_category(filename, roots), filename, line, func, nc, tt, ct))
+
+    def origin(key: tuple) -> tuple | None:
+        """The nearest frame in dataflow or kailash above ``key``, following the heaviest caller."""
+        seen = {key}
+        for _ in range(30):
+            callers = raw_stats.get(key, (0, 0, 0, 0, {}))[4]
+            if not callers:
+                return None
+            key = max(callers, key=lambda k: callers[k][3])
+            if key in seen:
+                return None
+            seen.add(key)
+            if _category(key[0], roots) in ("dataflow", "dataflow_sqlite", "kailash"):
+                return key
+        return None
 
     def where(e: tuple) -> str:
         cat, filename, line, func = e[0], e[1], e[2], e[3]
@@ -520,7 +555,12 @@ def print_profile(title: str, prof: cProfile.Profile, wall: float, top: int = 12
         print(f"-- {label}")
         print(f"   {'self':>7} {'cum':>7} {'%self':>6} {'calls':>9}  function")
         for e in chosen:
-            print(f"   {e[5]:7.3f} {e[6]:7.3f} {e[5] / total:6.1%} {e[4]:9d}  {where(e)}")
+            via = ""
+            if e[0] not in ("dataflow", "dataflow_sqlite", "kailash"):
+                up = origin((e[1], e[2], e[3]))
+                if up is not None:
+                    via = "  <- " + where((_category(up[0], roots), *up))
+            print(f"   {e[5]:7.3f} {e[6]:7.3f} {e[5] / total:6.1%} {e[4]:9d}  {where(e)}{via}")
         summary[label] = [(where(e), e[4], e[5], e[6]) for e in chosen]
     return summary
 
@@ -579,6 +619,25 @@ def run_profiles(quick: bool) -> dict:
         out["workflow_create"] = print_profile(f"{n_single:,} x 1-node RowCreateNode workflow (build+execute)", prof,
                                                time.perf_counter() - t0)
         db.close()
+
+        # (d) the kailash floor: the same loop with a trivial node
+        trivial = register_trivial_node()
+
+        def wf_trivial() -> None:
+            wf = WorkflowBuilder()
+            wf.add_node(trivial, "noop", {})
+            rt.execute(wf.build())
+
+        for _ in range(50):
+            wf_trivial()
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        for _ in range(n_single):
+            wf_trivial()
+        prof.disable()
+        out["workflow_trivial"] = print_profile(f"{n_single:,} x 1-node trivial kailash workflow (build+execute)", prof,
+                                                time.perf_counter() - t0)
     return out
 
 

@@ -18,16 +18,16 @@ class User:
     status: str
 
 
-db.express_sync.bulk_create("User", [
+for row in [  # one create each: created_at grows, so "-created_at" has something to sort
     {"name": "John Smith", "age": 30, "department": "eng", "status": "active"},     # matches
     {"name": "Johnny Minor", "age": 17, "department": "eng", "status": "active"},   # age
     {"name": "Jane Roe", "age": 40, "department": "eng", "status": "active"},       # name
     {"name": "John Elder", "age": 70, "department": "sales", "status": "active"},   # age
     {"name": "John Doe", "age": 50, "department": "hr", "status": "active"},        # department
     {"name": "John Gone", "age": 25, "department": "sales", "status": "inactive"},  # status
-    {"name": "John Late", "age": 35, "department": "sales", "status": "active"},    # matches, created last
-])
-db.express_sync.update("User", 1, {"age": 31})  # John Smith: same created_at, different id
+    {"name": "John Late", "age": 35, "department": "sales", "status": "active"},    # matches
+]:
+    db.express_sync.create("User", row)
 workflow = WorkflowBuilder()
 
 # ---- seed: verbatim ----

@@ -3,6 +3,8 @@
 # code block, verbatim (tests/test_seed_examples.py checks it against the copy of the seed here).
 
 # ---- harness: the context this fragment assumes (not part of the seed) ----
+from datetime import datetime
+
 from dataflow import DataFlow
 from kailash.runtime import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder

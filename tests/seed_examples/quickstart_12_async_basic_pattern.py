@@ -33,6 +33,6 @@ async def create_user():
 # ---- end seed ----
 
 # ---- harness: check the outcome (not part of the seed) ----
-import asyncio  # noqa: E402
+import asyncio
 
 print("created", asyncio.run(create_user()))
