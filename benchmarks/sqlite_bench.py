@@ -122,6 +122,7 @@ def machine_info() -> dict[str, str]:
         "sqlite": sqlite3.sqlite_version,
         "kailash": getattr(kailash, "__version__", "unknown"),
         "kailash-dataflow": dataflow_version,
+        "load average": "%.2f %.2f %.2f (1/5/15 min, at start)" % os.getloadavg(),
     }
 
 
@@ -651,7 +652,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("bulk", "single", "list"), action="append",
                         help="run only these sections (repeatable)")
     parser.add_argument("--json", metavar="PATH", help="also write the raw measurements as JSON")
+    parser.add_argument("--real-home", action="store_true",
+                        help="let kailash's run tracker write to the real ~/.kailash/tracking/tracking.db "
+                             "(default: a fresh one in the benchmark's temp dir)")
     args = parser.parse_args(argv)
+
+    # LocalRuntime persists every execution to $HOME/.kailash/tracking/tracking.db (connect, schema check, insert,
+    # commit, close). That file is shared by every kailash process of the user, so a test suite running next to the
+    # benchmark makes executions wait on its locks, and it grows run after run. By default the benchmark gives the
+    # tracker a fresh HOME of its own: same work per execution, no cross-process contention, no trace left behind.
+    home = None
+    if not args.real_home:
+        home = tempfile.mkdtemp(prefix="dataflow-bench-home-")
+        os.environ["HOME"] = home
 
     quiet_logging()
     started = time.perf_counter()
@@ -660,6 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in info.items():
         print(f"  {key:<17} {value}")
     print(f"  {'command':<17} {' '.join([os.path.basename(sys.executable), *sys.argv])}")
+    print(f"  {'kailash tracking':<17} {'real ~/.kailash/tracking/tracking.db' if args.real_home else 'fresh DB under a temporary HOME'}")
 
     result: dict[str, Any] = {"machine": info, "quick": args.quick}
     if args.profile:
@@ -675,7 +689,11 @@ def main(argv: list[str] | None = None) -> int:
         result["results"] = report.data
         result["table"] = report.rows
     elapsed = time.perf_counter() - started
-    print(f"\n(total {elapsed:.1f} s)")
+    load = os.getloadavg()[0]
+    print(f"\n(total {elapsed:.1f} s; 1-min load average at the end {load:.2f} on {os.cpu_count()} cores"
+          + (" -- the machine was busy, numbers are noisy)" if load > 0.75 * (os.cpu_count() or 1) else ")"))
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2, default=str)

@@ -286,7 +286,7 @@ class PostgresBackend(SQLBackend):
         if len(rows) <= 1 or returning:
             return await super().insert(model, rows, returning=returning)
         columns = tuple(rows[0])
-        records = [self.encode_row(model, r, columns) for r in rows]
+        records = self.encode_rows(model, rows, columns)
         async with self.unit() as conn:
             try:
                 await conn.copy_records_to_table(model.table, records=records, columns=list(columns),

@@ -377,10 +377,16 @@ class Operations:
 
 
 def _by_columns(rows: list[dict]) -> list[list[dict]]:
-    """Group rows by their column set (an explicit id on some rows only), keeping order within groups."""
-    groups: dict[tuple, list[dict]] = {}
+    """Group rows by their column set, keeping order within groups.
+
+    RowWriter.new_row fills every column in one order and may leave out only an
+    autoincrement key, so the number of columns identifies the column set.
+    """
+    if not rows or all(len(r) == len(rows[0]) for r in rows):
+        return [rows] if rows else []
+    groups: dict[int, list[dict]] = {}
     for row in rows:
-        groups.setdefault(tuple(row), []).append(row)
+        groups.setdefault(len(row), []).append(row)
     return list(groups.values())
 
 

@@ -15,6 +15,8 @@ from .model import MANAGED_FIELDS, ModelSpec
 
 UTC = dt.timezone.utc
 _MISSING = object()
+#: kinds whose canonical Python type needs no further check (int needs its 64-bit range check)
+_EXACT = {"str": str, "float": float, "bool": bool}
 
 
 def now() -> dt.datetime:
@@ -28,7 +30,7 @@ class RowWriter:
         self.model = model
         self.writable = {f.name: f for f in model.user_fields}
         self.plan = [
-            (f.name, f.type.coerce, f.nullable, f.has_default, f.primary_key, f)
+            (f.name, f.type.coerce, f.nullable, f.has_default, f.primary_key, f, _EXACT.get(f.kind))
             for f in model.user_fields
         ]
         self.pk = model.pk
@@ -69,8 +71,11 @@ class RowWriter:
         self.check_keys(record, index)
         row: dict[str, Any] = {}
         missing = []
-        for name, coerce, nullable, has_default, is_pk, spec in self.plan:
+        for name, coerce, nullable, has_default, is_pk, spec, exact in self.plan:
             value = record.get(name, _MISSING)
+            if type(value) is exact:  # the common case: already the canonical type
+                row[name] = value
+                continue
             if value is _MISSING:
                 if is_pk and self.auto_id:
                     continue

@@ -124,16 +124,41 @@ class SQLBackend(Backend):
         return value if encoder is None else encoder(value)
 
     def encode_row(self, model: ModelSpec, row: dict, columns: Sequence[str]) -> list[Any]:
-        fields = model.fields
-        enc = self.encoders
+        fields, encoders = model.fields, self.encoders
         out = []
         for name in columns:
             value = row[name]
             if value is not None:
-                encoder = enc.get(fields[name].kind)
+                encoder = encoders.get(fields[name].type.kind)
                 if encoder is not None:
                     value = encoder(value)
             out.append(value)
+        return out
+
+    def encode_rows(self, model: ModelSpec, rows: Sequence[dict], columns: Sequence[str]) -> list[list[Any]]:
+        """Driver parameters for many rows: encoders looked up once per column, not per value.
+
+        Rows of one bulk call share their timestamp objects, so each column remembers
+        its last value and encoding (an identity check, no hashing).
+        """
+        getters = [(i, self.encoders.get(model.fields[c].kind)) for i, c in enumerate(columns)]
+        encoded_cols = [(i, enc) for i, enc in getters if enc is not None]
+        out = []
+        last: dict[int, tuple[Any, Any]] = {}
+        for row in rows:
+            values = [row[c] for c in columns]
+            for i, enc in encoded_cols:
+                value = values[i]
+                if value is None:
+                    continue
+                seen = last.get(i)
+                if seen is not None and seen[0] is value:
+                    values[i] = seen[1]
+                else:
+                    encoded = enc(value)
+                    last[i] = (value, encoded)
+                    values[i] = encoded
+            out.append(values)
         return out
 
     def decode(self, model: ModelSpec, record: Sequence[Any]) -> dict:
@@ -198,7 +223,7 @@ class SQLBackend(Backend):
                     return await self._read_back_last(model, rows[0])
             return []
         sql = self.insert_sql(model, columns, False)
-        encoded = [self.encode_row(model, r, columns) for r in rows]
+        encoded = self.encode_rows(model, rows, columns)
         if returning:
             return await self._insert_returning_many(model, columns, rows, encoded)
         async with self.unit():
