@@ -48,6 +48,8 @@ except ImportError as exc:  # pragma: no cover - asyncpg is a hard dependency
     ) from exc
 
 DDL_LOCK_KEY = 0x44617461466C6F77  # "DataFlow"
+ARRAY_TYPES = {"str": "text", "int": "bigint", "float": "float8", "bool": "bool", "datetime": "timestamptz",
+               "date": "date", "decimal": "numeric", "bytes": "bytea", "json": "jsonb"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
@@ -286,7 +288,15 @@ class PostgresBackend(SQLBackend):
         if len(rows) <= 1 or returning:
             return await super().insert(model, rows, returning=returning)
         columns = tuple(rows[0])
-        records = self.encode_rows(model, rows, columns)
+        await self._copy(model, columns, self.encode_rows(model, rows, columns))
+        return []
+
+    async def insert_columns(self, model, columns, values) -> None:
+        if values and values[0]:
+            await self._copy(model, tuple(columns), self.encode_columns(model, columns, values))
+
+    async def _copy(self, model, columns, records) -> None:
+        """Binary COPY in one transaction; a failure names the record and writes nothing."""
         async with self.unit() as conn:
             try:
                 await conn.copy_records_to_table(model.table, records=records, columns=list(columns),
@@ -298,7 +308,6 @@ class PostgresBackend(SQLBackend):
                     error.message = f"record at index {row}: {error.message}"
                     error.args = (error.message,)
                 raise error from exc
-        return []
 
     async def upsert(self, model, rows, updates, conflict_on, *, returning: bool) -> UpsertOutcome:
         """``INSERT … ON CONFLICT DO UPDATE … RETURNING (xmax = 0)``: atomic, and tells created from updated."""
@@ -312,12 +321,31 @@ class PostgresBackend(SQLBackend):
         out_rows: list[dict] = []
         created: list[bool] = []
         async with self.unit():
-            for batch in _unique_batches(rows, updates, conflict_on, 500 if from_row else 1):
-                sql, params = self._upsert_statement(model, columns, update_cols, conflict_on, batch, from_row)
+            for batch in _unique_batches(rows, updates, conflict_on, 50_000 if from_row else 1):
+                if from_row:
+                    sql, params = self._upsert_unnest(model, columns, update_cols, conflict_on, [r for r, _ in batch])
+                else:
+                    sql, params = self._upsert_statement(model, columns, update_cols, conflict_on, batch, from_row)
                 for record in await self.fetch(sql, params):
                     out_rows.append(self.decode(model, record[:-1]))
                     created.append(bool(record[-1]))
         return UpsertOutcome(out_rows if returning else [], created)
+
+    def _upsert_unnest(self, model, columns, update_cols, conflict_on, rows) -> tuple[str, list]:
+        """One statement for a whole batch: arrays per column, unnested server-side."""
+        quote = self.dialect.identifier_preparer.quote
+        key = ("upsert-unnest", model.name, columns, update_cols, tuple(conflict_on))
+        sql = self._sql_cache.get(key)
+        if sql is None:
+            arrays = ", ".join(f"${i}::{ARRAY_TYPES[model.fields[c].kind]}[]" for i, c in enumerate(columns, 1))
+            sets = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update_cols)
+            sql = self._sql_cache[key] = (
+                f"INSERT INTO {quote(model.table)} ({', '.join(quote(c) for c in columns)}) SELECT * FROM unnest({arrays}) "
+                f"ON CONFLICT ({', '.join(quote(c) for c in conflict_on)}) DO UPDATE SET {sets} "
+                f"RETURNING {', '.join(quote(c) for c in model.fields)}, (xmax = 0)"
+            )
+        encoded = self.encode_rows(model, rows, columns)
+        return sql, [list(col) for col in zip(*encoded)]
 
     def _upsert_statement(self, model, columns, update_cols, conflict_on, batch, from_row) -> tuple[str, list]:
         table = self.table(model)

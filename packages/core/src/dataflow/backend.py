@@ -106,6 +106,11 @@ class Backend(ABC):
     async def insert(self, model: "ModelSpec", rows: list[dict], *, returning: bool) -> list[dict]:
         """Insert rows (all or nothing). With ``returning``, give back the stored rows in order."""
 
+    async def insert_columns(self, model: "ModelSpec", columns: list[str], values: list[list]) -> None:
+        """Bulk insert given column-wise (all or nothing). Backends override for speed."""
+        rows = [dict(zip(columns, row)) for row in zip(*values)]
+        await self.insert(model, rows, returning=False)
+
     @abstractmethod
     async def select(self, model: "ModelSpec", where: "Expr", order: list["OrderItem"],
                      limit: int | None, offset: int) -> list[dict]:

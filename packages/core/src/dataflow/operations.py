@@ -234,11 +234,18 @@ class Operations:
             raise ValidationError(f"conflict_resolution must be one of {CONFLICT_RESOLUTIONS}, got {resolution!r}")
         writer = self.writer(model)
         stamp = now()
+        return_ids = bool(params.get("return_ids"))
+        if resolution == "error" and not return_ids:
+            fast = writer.new_columns(records, stamp)
+            if fast is not None:
+                backend = await self._backend(model)
+                await backend.insert_columns(model, *fast)
+                return {"processed": len(records), "inserted": len(records), "skipped": 0, "batch_size": batch_size,
+                        "operation": "bulk_create", "success": True}
         rows = [writer.new_row(r, i, stamp) for i, r in enumerate(records)]
         backend = await self._backend(model)
         skipped = 0
         ids: list[Any] = []
-        return_ids = bool(params.get("return_ids"))
         async with backend.transaction():
             if resolution == "skip":
                 rows, skipped = await self._without_conflicts(model, backend, rows)

@@ -8,13 +8,16 @@ what is valid; nothing is written when any record is bad.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from typing import Any
 
+from .fieldtypes import INT64_MAX, INT64_MIN
 from .errors import FieldTypeError, MissingFieldError, UnknownFieldError, ValidationError
 from .model import MANAGED_FIELDS, ModelSpec
 
 UTC = dt.timezone.utc
 _MISSING = object()
+_MISSING_TYPE = type(_MISSING)
 #: kinds whose canonical Python type needs no further check (int needs its 64-bit range check)
 _EXACT = {"str": str, "float": float, "bool": bool}
 
@@ -105,6 +108,67 @@ class RowWriter:
             row["created_at"] = stamp
             row["updated_at"] = stamp
         return row
+
+    def new_columns(self, records: list, stamp: dt.datetime) -> tuple[list[str], list[list]] | None:
+        """Bulk fast path: validate column by column with C-level loops.
+
+        Returns ``(columns, values per column)`` when every value is already
+        canonical (or needs only a cheap coercion), else None: the caller then
+        runs :meth:`new_row` per record, which raises the precise error.
+        """
+        if not records or set(map(type, records)) != {dict}:
+            return None
+        keys = set().union(*records)
+        if not keys <= self.writable.keys():
+            return None
+        given: dict[str, list] = {}
+        if set(map(len, records)) == {len(keys)}:  # every record has the same keys: transpose in C
+            names = list(records[0])
+            if len(names) == 1:
+                given[names[0]] = [r[names[0]] for r in records]
+            else:
+                given = dict(zip(names, map(list, zip(*map(operator.itemgetter(*names), records)))))
+        columns: list[str] = []
+        values: list[list] = []
+        for name, coerce, nullable, has_default, is_pk, spec, exact in self.plan:
+            col = given.get(name) if given else None
+            if col is None:
+                col = [r.get(name, _MISSING) for r in records] if name in keys else [_MISSING] * len(records)
+            kinds = set(map(type, col))
+            if _MISSING_TYPE in kinds:
+                if is_pk and self.auto_id:
+                    if kinds == {_MISSING_TYPE}:
+                        continue  # the database numbers them
+                    return None  # some records carry an id and some do not
+                if not has_default and not nullable:
+                    return None
+                if has_default:
+                    default = spec.default_value
+                    col = [default() if v is _MISSING else v for v in col]
+                else:
+                    col = [None if v is _MISSING else v for v in col]
+                kinds = set(map(type, col))
+            if type(None) in kinds:
+                if not nullable:
+                    return None
+                kinds.discard(type(None))
+            if exact is not None and kinds <= {exact}:
+                pass
+            elif spec.kind == "int" and kinds <= {int}:
+                present = [v for v in col if v is not None] if nullable else col
+                if present and (min(present) < INT64_MIN or max(present) > INT64_MAX):
+                    return None
+            else:
+                try:
+                    col = [None if v is None else coerce(v) for v in col]
+                except Exception:
+                    return None
+            columns.append(name)
+            values.append(col)
+        if self.model.timestamps:
+            columns += ["created_at", "updated_at"]
+            values += [[stamp] * len(records), [stamp] * len(records)]
+        return columns, values
 
     def changes(self, values: dict, index: int | None = None) -> dict:
         """Coerced values for UPDATE; the key and managed fields cannot change."""

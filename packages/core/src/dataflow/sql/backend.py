@@ -230,6 +230,28 @@ class SQLBackend(Backend):
             await self.execute_many(sql, encoded)
         return []
 
+    def encode_columns(self, model: ModelSpec, columns: Sequence[str], values: list[list]) -> list[tuple]:
+        """Column-wise values → driver rows; a column of one repeated object is encoded once."""
+        encoded = []
+        for name, col in zip(columns, values):
+            encoder = self.encoders.get(model.fields[name].kind)
+            if encoder is not None and col:
+                first = col[0]
+                if first is not None and all(v is first for v in col):
+                    col = [encoder(first)] * len(col)
+                else:
+                    col = [None if v is None else encoder(v) for v in col]
+            encoded.append(col)
+        return list(zip(*encoded))
+
+    async def insert_columns(self, model: ModelSpec, columns: list[str], values: list[list]) -> None:
+        if not values or not values[0]:
+            return
+        sql = self.insert_sql(model, tuple(columns), False)
+        rows = self.encode_columns(model, columns, values)
+        async with self.unit():
+            await self.execute_many(sql, rows)
+
     async def _insert_returning_many(self, model, columns, rows, encoded) -> list[dict]:
         result: list[dict] = []
         async with self.unit():
