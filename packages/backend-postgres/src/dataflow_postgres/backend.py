@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import datetime as dt
 import json
 import re
@@ -164,7 +165,10 @@ class PostgresBackend(SQLBackend):
             ) from None
 
     async def _init_connection(self, conn: Any) -> None:
-        self.host.hook.dataflow_connection_opened(connection=conn, backend=self)
+        """Run plugins' connection setup; an implementation may return an awaitable (asyncpg is async)."""
+        for result in self.host.hook.dataflow_connection_opened(connection=conn, backend=self):
+            if inspect.isawaitable(result):
+                await result
 
     def _describe(self, exc: BaseException) -> str:
         text = mask_secrets(f"{type(exc).__name__}: {exc}", self.url)

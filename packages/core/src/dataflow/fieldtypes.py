@@ -31,9 +31,23 @@ class FieldType:
     comparable: bool = True
     """Whether ``$gt``/``$lt`` and ordering are meaningful for it."""
     options: dict[str, Any] = field(default_factory=dict, compare=False)
+    backends: dict[str, "BackendType"] = field(default_factory=dict, compare=False)
+    """Per backend name: how an extension type is stored (core kinds need none)."""
 
     def describe(self) -> str:
         return self.kind
+
+
+@dataclass(frozen=True)
+class BackendType:
+    """How one backend stores an extension field type."""
+
+    column_type: Callable[[Any], Any]
+    """``(FieldSpec) -> SQLAlchemy type`` (or whatever the backend's DDL needs)."""
+    encode: Callable[[Any], Any] | None = None
+    """Canonical Python value -> driver parameter."""
+    decode: Callable[[Any], Any] | None = None
+    """Driver value -> canonical Python value."""
 
 
 def _type_error(kind: str, value: Any, hint: str = "") -> FieldTypeError:

@@ -68,7 +68,9 @@ def dataflow_query_compiled(sql: str, params: Any, backend: "Backend") -> None:
 
 @hookspec
 def dataflow_connection_opened(connection: Any, backend: "Backend") -> None:
-    """Prepare a new driver connection: extensions, type adapters, session options."""
+    """Prepare a new driver connection: extensions, type adapters, session options.
+
+    With an async driver an implementation may return an awaitable; the backend awaits it."""
 
 
 @hookspec

@@ -81,6 +81,7 @@ class SQLBackend(Backend):
     def table(self, model: ModelSpec) -> sa.Table:
         table = self.tables.get(model.name)
         if table is None:
+            self._adopt_extension_types(model)
             columns = [self.make_column(f) for f in model.fields.values()]
             table = sa.Table(model.table, self.metadata, *columns)
             for index in model.indexes:
@@ -89,11 +90,34 @@ class SQLBackend(Backend):
             self._row_decoders[model.name] = [(f.name, self.decoders.get(f.kind)) for f in model.fields.values()]
         return table
 
+    def _adopt_extension_types(self, model: ModelSpec) -> None:
+        """Field types from plugins bring their own column type and codecs for this backend."""
+        for field in model.fields.values():
+            custom = field.type.backends.get(self.name)
+            if custom is None:
+                continue
+            if custom.encode is not None:
+                self.encoders.setdefault(field.kind, custom.encode)
+            if custom.decode is not None:
+                self.decoders.setdefault(field.kind, custom.decode)
+
+    def sql_type(self, field) -> Any:
+        """The column type: an extension type's own, else the dialect's mapping of the kind."""
+        custom = field.type.backends.get(self.name)
+        if custom is not None:
+            return custom.column_type(field)
+        if field.kind not in self.core_kinds:
+            raise SchemaError(f"backend {self.name!r} cannot store field {field.name!r} of type {field.kind!r}; "
+                              f"install the plugin that provides it for {self.name}")
+        return self.column_type(field)
+
+    core_kinds = frozenset({"str", "int", "float", "bool", "datetime", "date", "decimal", "bytes", "json"})
+
     def make_column(self, field) -> sa.Column:
         if field.primary_key:
             autoinc = field.kind == "int"
-            return sa.Column(field.name, self.column_type(field), primary_key=True, autoincrement=autoinc)
-        return sa.Column(field.name, self.column_type(field), nullable=field.nullable or field.managed)
+            return sa.Column(field.name, self.sql_type(field), primary_key=True, autoincrement=autoinc)
+        return sa.Column(field.name, self.sql_type(field), nullable=field.nullable or field.managed)
 
     def ddl(self, model: ModelSpec) -> list[str]:
         table = self.table(model)
