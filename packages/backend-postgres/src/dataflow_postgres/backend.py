@@ -267,24 +267,47 @@ class PostgresBackend(SQLBackend):
             finally:
                 self._tx.reset(token)
 
+    async def run_reflection(self, fn):
+        """SQLAlchemy's asyncpg dialect on a dedicated connection, the inspector run via run_sync."""
+        from sqlalchemy.ext.asyncio import create_async_engine
+        from sqlalchemy.pool import NullPool
+
+        kwargs = self._connect_kwargs()
+        engine = create_async_engine("postgresql+asyncpg://", poolclass=NullPool,
+                                     async_creator=lambda: asyncpg.connect(**kwargs))
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(fn)
+        except DataFlowError:
+            raise
+        except Exception as exc:
+            raise self._translate(getattr(exc, "orig", None) or exc, "reflection") from exc
+        finally:
+            await engine.dispose()
+
     async def existing_tables(self) -> set[str]:
         rows = await self.fetch(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()", ()
         )
         return {r[0] for r in rows}
 
-    async def ensure_models(self, models: Sequence[ModelSpec], *, create: bool) -> None:
-        if not create:
-            await super().ensure_models(models, create=False)
-            return
+    @asynccontextmanager
+    async def migration_lock(self) -> AsyncIterator[Any]:
+        """One transaction holding a cluster-wide advisory lock: concurrent processes migrate one at a time."""
         try:
-            async with self.unit():
-                await self.execute(f"SELECT pg_advisory_xact_lock({DDL_LOCK_KEY})", ())
-                for model in models:
-                    for statement in self.ddl(model):
-                        await self.execute(statement, ())
+            async with self.unit() as conn:
+                await conn.execute(f"SELECT pg_advisory_xact_lock({DDL_LOCK_KEY})")
+                yield conn
+        except SchemaError:
+            raise
         except DataFlowError as exc:
-            raise SchemaError(f"creating tables failed: {exc.message}", orig=getattr(exc, "orig", None)) from exc
+            raise SchemaError(f"schema change failed, nothing was changed: {exc.message}", orig=getattr(exc, "orig", None)) from exc
+
+    async def change_column_type(self, model, field) -> None:
+        quote = self.dialect.identifier_preparer.quote
+        coltype = self.sql_type(field).compile(dialect=self.dialect)
+        await self.execute(f"ALTER TABLE {quote(model.table)} ALTER COLUMN {quote(field.name)} TYPE {coltype} "
+                           f"USING {quote(field.name)}::{coltype}", ())
 
     # --- bulk insert and upsert -----------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import threading
 from typing import Any, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from dataflow.backend import Capabilities
@@ -50,7 +51,15 @@ def _encode_json(value: Any) -> str:
 
 
 ENCODERS = {"datetime": _encode_datetime, "date": dt.date.isoformat, "decimal": str, "json": _encode_json, "bool": int}
-DECODERS = {"datetime": dt.datetime.fromisoformat, "date": dt.date.fromisoformat, "decimal": decimal.Decimal,
+def _decode_datetime(text: Any) -> dt.datetime:
+    """DataFlow writes UTC ISO text; existing tables may hold naive text (taken as UTC) or numbers."""
+    if isinstance(text, (int, float)):
+        return dt.datetime.fromtimestamp(text, dt.timezone.utc)
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+
+
+DECODERS = {"datetime": _decode_datetime, "date": dt.date.fromisoformat, "decimal": decimal.Decimal,
             "json": json.loads, "bool": bool, "bytes": bytes}
 
 
@@ -208,8 +217,68 @@ class SQLiteBackend(SQLBackend):
         rows = await self.fetch("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')", ())
         return {r[0] for r in rows}
 
+    async def run_reflection(self, fn):
+        """SQLAlchemy on this backend's own connection (an in-memory database has no other)."""
+        from sqlalchemy.pool import StaticPool
+
+        conn = _BorrowedConnection(self.open_sync())
+        engine = sa.create_engine("sqlite://", creator=lambda: conn, poolclass=StaticPool, pool_reset_on_return=None)
+        with self._lock, engine.connect() as sa_conn:
+            return fn(sa_conn)
+
+    async def change_column_type(self, model, field) -> None:
+        """SQLite cannot alter a column's type: rebuild the table and copy the rows (inside the migration unit)."""
+        quote = self.dialect.identifier_preparer.quote
+        temp = f"_dataflow_rebuild_{model.table}"
+        table = self.table(model)
+        rebuilt = table.to_metadata(sa.MetaData(), name=temp)
+        for index in list(rebuilt.indexes):
+            rebuilt.indexes.discard(index)
+        old = {r[1]: r[2] for r in await self.fetch(f"PRAGMA table_info({quote(model.table)})", ())}
+        for name, declared in old.items():  # columns the model does not declare keep their data
+            if name not in model.fields:
+                rebuilt.append_column(sa.Column(name, _Declared(declared)))
+        await self.execute(str(CreateTable(rebuilt).compile(dialect=self.dialect)), ())
+        cols = ", ".join(quote(c) for c in rebuilt.c.keys() if c in old)
+        await self.execute(f"INSERT INTO {quote(temp)} ({cols}) SELECT {cols} FROM {quote(model.table)}", ())
+        await self.execute(f"DROP TABLE {quote(model.table)}", ())
+        await self.execute(f"ALTER TABLE {quote(temp)} RENAME TO {quote(model.table)}", ())
+        for index in table.indexes:
+            await self.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=self.dialect)), ())
+
     async def _read_back_last(self, model, row):  # pragma: no cover - SQLite has RETURNING
         raise NotImplementedError
+
+
+class _Declared(sa.types.UserDefinedType):
+    """A column type exactly as SQLite reports it (used to carry undeclared columns through a rebuild)."""
+
+    cache_ok = True
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return self.spec or ""
+
+
+class _BorrowedConnection:
+    """The shared connection lent to SQLAlchemy, which must not end a transaction it did not begin."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
 
 
 class _Unit:

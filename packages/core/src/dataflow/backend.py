@@ -96,6 +96,10 @@ class Backend(ABC):
     def close_sync(self) -> None:
         """Release connections from synchronous code; backends with loops override."""
 
+    async def discover(self, tables: list[str] | None = None) -> dict:
+        """Describe existing tables (the shape of :mod:`dataflow.discovery`)."""
+        raise NotImplementedError(f"backend {self.name!r} cannot discover existing schemas")
+
     def transaction(self) -> AsyncContextManager[Any]:
         """A unit of work: primitives called inside it share one connection and commit together."""
         raise NotImplementedError(f"backend {self.name!r} does not support transactions")

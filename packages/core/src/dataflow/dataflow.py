@@ -16,7 +16,7 @@ from . import logs
 from .backend import Backend
 from .errors import ConfigurationError, ModelError
 from .express import Express, SyncExpress
-from .model import ModelSpec, declare, forbid_instantiation
+from .model import ModelSpec, declare, forbid_instantiation, model_from_table
 from .nodes import OPERATIONS
 from .nodes import ownership
 from .operations import Operations
@@ -105,6 +105,12 @@ class DataFlow:
             same = previous.cls is not None and (previous.cls.__module__, previous.cls.__qualname__) == (cls.__module__, cls.__qualname__)
             if not same:
                 raise ModelError(f"model {spec.name!r} is already declared on this DataFlow ({previous.cls!r})")
+        self._register(spec)
+        forbid_instantiation(cls, spec)
+        return cls
+
+    def _register(self, spec: ModelSpec) -> None:
+        """Generate, name and register the nodes of a model; its table is ensured at first use."""
         self.host.hook.dataflow_model_declared(model=spec, backend_name=self.backend.name)
         generated: dict[str, type] = {}
         for batch in self.host.hook.dataflow_generate_nodes(model=spec, dataflow=self):
@@ -118,10 +124,11 @@ class DataFlow:
         ownership.register(self, {**names, **aliases})
         self.models[spec.name] = spec
         self._nodes[spec.name] = generated
-        self._ready_models.discard(spec.name)
-        self._pending.append(spec)
-        forbid_instantiation(cls, spec)
-        return cls
+        if spec.external:
+            self._ready_models.add(spec.name)
+        else:
+            self._ready_models.discard(spec.name)
+            self._pending.append(spec)
 
     def get_model(self, model: Any) -> ModelSpec:
         """A model spec from its class or name."""
@@ -156,6 +163,78 @@ class DataFlow:
     def nodes(self, model: Any) -> dict[str, str]:
         """Node names of a model by operation: ``{'create': 'UserCreateNode', …}``."""
         return {op: cls.__name__ for op, cls in self._nodes[self.get_model(model).name].items()}
+
+    # --- existing databases ---------------------------------------------------------------------------------------------
+
+    async def discover_schema_async(self, use_real_inspection: bool = True, tables: list[str] | None = None) -> dict:
+        """Tables and views of the database with columns, keys, indexes and foreign keys.
+
+        ``use_real_inspection`` is accepted for compatibility: discovery always inspects
+        the real database (there is nothing else to inspect).
+        """
+        self._check_open()
+        await self.backend.open()
+        return await self.backend.discover(tables)
+
+    def discover_schema(self, use_real_inspection: bool = True, tables: list[str] | None = None) -> dict:
+        return self._runner.run(self.discover_schema_async(use_real_inspection, tables))
+
+    def show_tables(self) -> list[str]:
+        return list(self.discover_schema())
+
+    async def register_schema_as_models_async(self, tables: list[str] | None = None,
+                                              names: dict[str, str] | None = None) -> dict:
+        """Register existing tables (or views) as models, without ``@db.model``; never issues DDL."""
+        schema = await self.discover_schema_async(tables=tables)
+        missing = [t for t in (tables or []) if t not in schema]
+        if missing:
+            raise ModelError(f"table(s) not found: {', '.join(missing)}; found: {', '.join(schema) or 'none'}")
+        registered, generated = [], {}
+        for table, description in schema.items():
+            spec = model_from_table(description, self.host.field_types, (names or {}).get(table))
+            if spec.name in self.models:
+                raise ModelError(f"model {spec.name!r} (table {table!r}) is already declared; pass names={{{table!r}: 'Other'}}")
+            self._register(spec)
+            registered.append(spec.name)
+            generated[table] = self.nodes(spec.name)
+        return {"registered_models": registered, "generated_nodes": generated, "success": True}
+
+    def register_schema_as_models(self, tables: list[str] | None = None, names: dict[str, str] | None = None) -> dict:
+        return self._runner.run(self.register_schema_as_models_async(tables, names))
+
+    # --- migrations ----------------------------------------------------------------------------------------------------
+
+    async def migration_plan_async(self, renames: dict[str, dict[str, str]] | None = None) -> list[dict]:
+        """Every difference between the declared models and the database, nothing applied."""
+        self._check_open()
+        await self.backend.open()
+        return await self.backend.migrate(self._own_models(), apply=False, renames=renames)
+
+    def migration_plan(self, renames: dict[str, dict[str, str]] | None = None) -> list[dict]:
+        return self._runner.run(self.migration_plan_async(renames))
+
+    async def migrate_async(self, apply: bool = False, *, renames: dict[str, dict[str, str]] | None = None,
+                            backfill: dict[str, dict[str, Any]] | None = None, drop_columns: bool = False) -> list[dict]:
+        """Show the plan (``apply=False``) or apply it, type changes and renames included, in one unit of work.
+
+        ``renames={"User": {"old_name": "new_name"}}`` renames columns (data kept); ``backfill`` gives values
+        for new required fields on tables with rows; columns the models no longer declare are dropped only
+        with ``drop_columns=True``.
+        """
+        self._check_open()
+        await self.backend.open()
+        steps = await self.backend.migrate(self._own_models(), apply=apply, renames=renames, backfill=backfill,
+                                           drop_columns=drop_columns)
+        if apply:
+            self._ready_models.update(m.name for m in self._own_models())
+            self._pending.clear()
+        return steps
+
+    def migrate(self, apply: bool = False, **options: Any) -> list[dict]:
+        return self._runner.run(self.migrate_async(apply, **options))
+
+    def _own_models(self) -> list[ModelSpec]:
+        return [m for m in self.models.values() if not m.external]
 
     # --- schema and lifecycle -------------------------------------------------------------------------------------------
 
@@ -272,6 +351,8 @@ def _create(ops: Operations, model: ModelSpec, params: dict) -> Any:
 
 def _update(ops: Operations, model: ModelSpec, params: dict) -> Any:
     keys = {k: params.pop(k) for k in ("id", "record_id", "filter") if k in params}
+    if model.primary_key not in (None, "id") and model.primary_key in params:
+        keys["id"] = params.pop(model.primary_key)
     values = dict(params.pop("fields", None) or {})
     values.update(params.pop("updates", None) or {})
     values.update(params)

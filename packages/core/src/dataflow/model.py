@@ -48,6 +48,8 @@ class FieldSpec:
     primary_key: bool = False
     managed: bool = False
     """Written by DataFlow itself (autoincrement id, timestamps, deleted_at)."""
+    server_default: bool = False
+    """The database fills it when a record leaves it out (existing tables)."""
 
     @property
     def kind(self) -> str:
@@ -84,9 +86,15 @@ class ModelSpec:
     timestamps: bool = True
     indexes: list[IndexSpec] = field(default_factory=list)
     cls: type | None = None
+    read_only: bool = False
+    """A view, or a table without a single-column primary key: only Read/List/Count nodes."""
+    external: bool = False
+    """Registered from an existing table: DataFlow never creates or alters it."""
 
     @property
     def pk(self) -> FieldSpec:
+        if self.primary_key is None or self.primary_key not in self.fields:
+            raise ModelError(f"model {self.name} has no single-column primary key; it is read-only")
         return self.fields[self.primary_key]
 
     @property
@@ -100,7 +108,8 @@ class ModelSpec:
 
     def unique_sets(self) -> list[tuple[str, ...]]:
         """Column sets that are guaranteed unique: the key and unique indexes."""
-        return [(self.primary_key,)] + [i.fields for i in self.indexes if i.unique]
+        keys = [(self.primary_key,)] if self.primary_key else []
+        return keys + [i.fields for i in self.indexes if i.unique]
 
     def field_names(self) -> list[str]:
         return list(self.fields)
@@ -257,3 +266,44 @@ def forbid_instantiation(cls: type, spec: ModelSpec) -> None:
 
 
 FieldCoercer = Callable[[Any], Any]
+
+
+def model_name_for(table: str) -> str:
+    """``users`` → ``User``, ``legacy_orders`` → ``LegacyOrder``, ``people`` → ``Person``."""
+    head, _, last = table.lower().rpartition("_")
+    irregular = {"people": "person", "children": "child", "men": "man", "women": "woman"}
+    if last in irregular:
+        last = irregular[last]
+    elif last.endswith("ies") and len(last) > 3:
+        last = last[:-3] + "y"
+    elif re.search(r"(ss|x|z|ch|sh)es$", last):
+        last = last[:-2]
+    elif last.endswith("s") and not last.endswith("ss"):
+        last = last[:-1]
+    words = [w for w in (head.split("_") if head else []) + [last] if w]
+    name = "".join(w[:1].upper() + w[1:] for w in words)
+    return name if IDENTIFIER.match(name or "") else "T" + name
+
+
+def model_from_table(description: dict, registry: ft.FieldTypeRegistry, name: str | None = None) -> ModelSpec:
+    """A ModelSpec for an existing table or view, as ``discovery.describe_table`` reports it."""
+    table = description["name"]
+    model_name = check_identifier(name or model_name_for(table), "model name")
+    fields: dict[str, FieldSpec] = {}
+    pk_cols = description["primary_key"]
+    single_pk = pk_cols[0] if len(pk_cols) == 1 else None
+    for col in description["columns"]:
+        kind = col["type"] if col["type"] != "other" else "str"
+        ftype = {"str": ft.STR, "int": ft.INT, "float": ft.FLOAT, "bool": ft.BOOL, "datetime": ft.DATETIME,
+                 "date": ft.DATE, "decimal": ft.DECIMAL, "bytes": ft.BYTES, "json": ft.JSON}[kind]
+        is_pk = col["name"] == single_pk
+        has_default = col["default"] is not None or (is_pk and kind == "int")
+        fields[col["name"]] = FieldSpec(col["name"], ftype, nullable=col["nullable"], has_default=has_default,
+                                        primary_key=is_pk, default=None, server_default=has_default)
+    indexes = [IndexSpec(u["name"] or f"uq_{table}_{'_'.join(u['columns'])}", tuple(u["columns"]), True)
+               for u in description["unique_constraints"]]
+    indexes += [IndexSpec(i["name"], tuple(i["columns"]), i["unique"]) for i in description["indexes"]
+                if i["name"] and i["columns"] and all(c in fields for c in i["columns"])]
+    read_only = description["kind"] == "view" or single_pk is None
+    return ModelSpec(model_name, table, fields, primary_key=single_pk, soft_delete=False, timestamps=False,
+                     indexes=indexes, read_only=read_only, external=True)

@@ -74,7 +74,10 @@ class Operations:
         raw = params.get("id")
         if raw is None:
             raw = params.get("record_id")
-        return self.writer(model).key(raw, "id (or record_id)")
+        if raw is None and model.primary_key not in (None, "id"):
+            raw = params.get(model.primary_key)
+        what = "id (or record_id)" if model.primary_key in (None, "id") else f"{model.primary_key} (or id)"
+        return self.writer(model).key(raw, what)
 
     def _not_found(self, model: ModelSpec, key: Any) -> NotFoundError:
         return NotFoundError(f"{model.name} record with id {key!r} not found", model=model.name, id=key)
@@ -386,14 +389,17 @@ class Operations:
 def _by_columns(rows: list[dict]) -> list[list[dict]]:
     """Group rows by their column set, keeping order within groups.
 
-    RowWriter.new_row fills every column in one order and may leave out only an
-    autoincrement key, so the number of columns identifies the column set.
+    RowWriter.new_row fills every column in one order and leaves out only an
+    autoincrement key or server-defaulted columns of existing tables.
     """
-    if not rows or all(len(r) == len(rows[0]) for r in rows):
-        return [rows] if rows else []
-    groups: dict[int, list[dict]] = {}
+    if not rows:
+        return []
+    first = rows[0].keys()
+    if all(r.keys() == first for r in rows):
+        return [rows]
+    groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        groups.setdefault(len(row), []).append(row)
+        groups.setdefault(tuple(row), []).append(row)
     return list(groups.values())
 
 

@@ -80,7 +80,7 @@ class RowWriter:
                 row[name] = value
                 continue
             if value is _MISSING:
-                if is_pk and self.auto_id:
+                if (is_pk and self.auto_id) or spec.server_default:
                     continue
                 if has_default:
                     value = spec.default_value()
@@ -140,6 +140,10 @@ class RowWriter:
                     if kinds == {_MISSING_TYPE}:
                         continue  # the database numbers them
                     return None  # some records carry an id and some do not
+                if spec.server_default:
+                    if kinds == {_MISSING_TYPE}:
+                        continue  # the database fills it
+                    return None
                 if not has_default and not nullable:
                     return None
                 if has_default:

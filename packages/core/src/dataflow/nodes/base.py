@@ -145,6 +145,9 @@ def parameters_for(model: "ModelSpec", operation: str) -> dict[str, NodeParamete
         params["data"] = _param("data", "the record as a dict (alternative to flat fields)")
     for name, description in COMMON.get(operation, {}).items():
         params[name] = _param(name, description)
+    pk = model.primary_key
+    if operation in ("read", "update", "delete") and pk not in (None, "id"):
+        params[pk] = _param(pk, f"primary key {pk} (same as id)")
     if operation in ("create", "update"):
         for f in model.user_fields:
             if operation == "update" and f.primary_key:

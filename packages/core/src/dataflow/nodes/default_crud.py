@@ -6,9 +6,13 @@ from ..hookspecs import hookimpl
 from .base import OPERATIONS, make_node_class
 
 
+READ_ONLY = ("read", "list", "count")
+
+
 @hookimpl
 def dataflow_generate_nodes(model, dataflow):
     return [
         (op, make_node_class(dataflow, model, op, dataflow.node_name(model.name, suffix)))
         for op, suffix in OPERATIONS.items()
+        if not model.read_only or op in READ_ONLY
     ]

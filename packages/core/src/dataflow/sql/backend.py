@@ -76,6 +76,15 @@ class SQLBackend(Backend):
     def transaction(self) -> AbstractAsyncContextManager[Any]:
         return self.unit()
 
+    async def run_reflection(self, fn: Callable[[sa.Connection], Any]) -> Any:
+        """Call ``fn`` with a SQLAlchemy Connection on this database (for reflection)."""
+        raise NotImplementedError(f"backend {self.name!r} does not support reflection")
+
+    async def discover(self, tables: list[str] | None = None) -> dict:
+        from ..discovery import discover
+
+        return await self.run_reflection(lambda conn: discover(conn, tables))
+
     # --- schema ----------------------------------------------------------------------------------------
 
     def table(self, model: ModelSpec) -> sa.Table:
@@ -126,18 +135,131 @@ class SQLBackend(Backend):
             statements.append(str(CreateIndex(index, if_not_exists=True).compile(dialect=self.dialect)).strip())
         return statements
 
+    def migration_lock(self) -> AbstractAsyncContextManager[Any]:
+        """Serialise schema changes across processes (a dialect adds its named lock)."""
+        return self.unit()
+
+    def expected_kind(self, field) -> str:
+        """The portable type discovery reports for a column this backend creates for ``field``."""
+        from ..discovery import portable_type
+
+        return portable_type(self.sql_type(field))
+
+    async def plan(self, models: Sequence[ModelSpec], renames: dict | None = None):
+        from ..migrations import plan_migration
+
+        existing = await self.discover([m.table for m in models])
+        return plan_migration(list(models), existing, self.expected_kind, renames)
+
     async def ensure_models(self, models: Sequence[ModelSpec], *, create: bool) -> None:
-        existing = await self.existing_tables()
-        missing = [m for m in models if m.table not in existing]
-        if not create:
-            if missing:
-                names = ", ".join(f"{m.name} ({m.table})" for m in missing)
-                raise SchemaError(f"table(s) missing and auto_migrate is off: {names}; create them or set auto_migrate=True")
+        """Create what is missing (create=True) or only check (existing_schema_mode).
+
+        Compares with the real tables first, so a restart with unchanged models issues no DDL.
+        """
+        async with self.migration_lock():
+            plan = await self.plan(models)
+            if not create:
+                mismatch = [s for s in plan.steps if s.action in ("create_table", "add_column", "required_column", "change_type")]
+                if mismatch:
+                    raise SchemaError("the models do not match the existing tables (DataFlow issues no DDL in "
+                                      "existing_schema_mode / auto_migrate=False): " + "; ".join(s.mismatch() for s in mismatch))
+                return
+            by_name = {m.name: m for m in models}
+            steps = list(plan.safe)
+            for step in plan.steps:
+                if step.action == "required_column":
+                    if await self._table_is_empty(step.table):
+                        steps.append(step)
+                    else:
+                        field = by_name[step.model].fields[step.column]
+                        example = {"str": '""', "int": "0", "float": "0.0", "bool": "False"}.get(field.kind, "...")
+                        unused = [s.column for s in plan.steps if s.action == "drop_column" and s.table == step.table]
+                        hint = (f" If it is a renamed column ({', '.join(unused)}), pass db.migrate(apply=True, "
+                                f"renames={{{step.model!r}: {{'<old>': {step.column!r}}}}}).") if unused else ""
+                        raise SchemaError(
+                            f"model {step.model}: new required field {step.column!r} has no default and table "
+                            f"{step.table!r} has rows. Give it a default (e.g. {step.column}: {field.type.python_type.__name__ if isinstance(field.type.python_type, type) else field.kind} = {example}), "
+                            f"make it Optional, or add it with db.migrate(apply=True, "
+                            f"backfill={{{step.model!r}: {{{step.column!r}: <value>}}}}).{hint}"
+                        )
+            await self.apply_steps(by_name, steps)
+            self.drift = [s for s in plan.explicit if s.action != "required_column"]
+        if self.drift:
+            import logging
+
+            logging.getLogger("dataflow.migrations").warning(
+                "schema differences not applied automatically: %s. See db.migration_plan(); apply with "
+                "db.migrate(apply=True)", "; ".join(s.describe() for s in self.drift))
+
+    drift: list = []
+
+    async def _table_is_empty(self, table: str) -> bool:
+        quoted = self.dialect.identifier_preparer.quote(table)
+        return not await self.fetch(f"SELECT 1 FROM {quoted} LIMIT 1", ())
+
+    async def migrate(self, models: Sequence[ModelSpec], *, apply: bool, renames: dict | None = None,
+                      backfill: dict | None = None, drop_columns: bool = False) -> list[dict]:
+        """Show (apply=False) or run the full plan, explicit steps included, in one unit of work."""
+        async with self.migration_lock():
+            plan = await self.plan(models, renames)
+            steps = [s for s in plan.steps if s.action != "drop_column" or drop_columns]
+            for step in steps:
+                if step.action == "required_column":
+                    value = (backfill or {}).get(step.model, {}).get(step.column)
+                    if value is None and not await self._table_is_empty(step.table):
+                        raise SchemaError(f"model {step.model}: required field {step.column!r} needs a backfill value: "
+                                          f"db.migrate(apply=True, backfill={{{step.model!r}: {{{step.column!r}: <value>}}}})")
+                    step.data["default"] = value
+            if apply and steps:
+                await self.apply_steps({m.name: m for m in models}, steps)
+                self.drift = []
+        return plan.as_dicts() if not apply else [s for s in plan.as_dicts() if s["action"] != "drop_column" or drop_columns]
+
+    async def apply_steps(self, models: dict[str, ModelSpec], steps: list) -> None:
+        if not steps:
             return
-        async with self.unit():
-            for model in models:
+        quote = self.dialect.identifier_preparer.quote
+        for step in steps:
+            model = models[step.model]
+            table = quote(step.table)
+            if step.action == "create_table":
                 for statement in self.ddl(model):
                     await self.execute(statement, ())
+            elif step.action == "create_index":
+                index = next(i for i in self.table(model).indexes if i.name == step.data["index"])
+                await self.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=self.dialect)), ())
+            elif step.action in ("add_column", "required_column"):
+                field = model.fields[step.column]
+                coltype = self.sql_type(field).compile(dialect=self.dialect)
+                await self.execute(f"ALTER TABLE {table} ADD COLUMN {quote(field.name)} {coltype}", ())
+                default = step.data.get("default")
+                if default is not None:
+                    await self.execute(f"UPDATE {table} SET {quote(field.name)} = {self.placeholder(1)}",
+                                       (self.encode_value(field.kind, field.type.coerce(default)),))
+            elif step.action == "rename_column":
+                await self.execute(f"ALTER TABLE {table} RENAME COLUMN {quote(step.data['old'])} TO {quote(step.column)}", ())
+            elif step.action == "drop_column":
+                await self.execute(f"ALTER TABLE {table} DROP COLUMN {quote(step.column)}", ())
+            elif step.action == "change_type":
+                await self.change_column_type(model, model.fields[step.column])
+        await self._record_history(steps)
+
+    def placeholder(self, n: int) -> str:
+        """The driver's n-th positional parameter marker."""
+        return "?" if self.dialect.paramstyle == "qmark" else ("$%d" % n if "dollar" in self.dialect.paramstyle else "%s")
+
+    async def change_column_type(self, model: ModelSpec, field) -> None:
+        raise SchemaError(f"backend {self.name!r} cannot change the type of {model.table}.{field.name} in place")
+
+    async def _record_history(self, steps: list) -> None:
+        history = sa.Table("dataflow_migrations", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                           sa.Column("applied_at", sa.String(40)), sa.Column("step", sa.Text))
+        await self.execute(str(CreateTable(history, if_not_exists=True).compile(dialect=self.dialect)), ())
+        import datetime as _dt
+
+        stamp = _dt.datetime.now(_dt.timezone.utc).isoformat()
+        sql = f"INSERT INTO dataflow_migrations (applied_at, step) VALUES ({self.placeholder(1)}, {self.placeholder(2)})"
+        await self.execute_many(sql, [(stamp, s.describe()) for s in steps])
 
     # --- encoding ---------------------------------------------------------------------------------------------
 
