@@ -190,7 +190,8 @@ class DataFlow:
         if missing:
             raise ModelError(f"table(s) not found: {', '.join(missing)}; found: {', '.join(schema) or 'none'}")
         registered, generated = [], {}
-        for table, description in schema.items():
+        for table in tables or list(schema):
+            description = schema[table]
             spec = model_from_table(description, self.host.field_types, (names or {}).get(table))
             if spec.name in self.models:
                 raise ModelError(f"model {spec.name!r} (table {table!r}) is already declared; pass names={{{table!r}: 'Other'}}")

@@ -49,10 +49,15 @@ class PluginHost:
 
     def describe(self) -> list[dict]:
         """Plugins with their distribution, version and hooks (for ``dataflow plugins``)."""
+        from . import __version__
+
         rows = []
         for name, plugin in self.pm.list_name_plugin():
+            if plugin is None or self.pm.is_blocked(name):
+                rows.append({"name": name, "source": "disabled", "hooks": []})
+                continue
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
-            rows.append({"name": name, "source": self.sources.get(name, "core"), "hooks": hooks})
+            rows.append({"name": name, "source": self.sources.get(name, f"kailash-dataflow {__version__}"), "hooks": hooks})
         return rows
 
 
