@@ -25,6 +25,7 @@ from .express import Express, SyncExpress
 from .hookspecs import hookimpl
 from .model import FieldSpec, ModelSpec
 from .nodes.base import NodeFailure
+from .tenancy import TenantRequiredError, get_current_tenant_id
 
 __version__ = "3.0.0"
 
@@ -45,9 +46,11 @@ __all__ = [
     "NodeFailure",
     "NotFoundError",
     "SyncExpress",
+    "TenantRequiredError",
     "UnsupportedOperatorError",
     "UpsertConflictTargetError",
     "UpsertOutcome",
     "ValidationError",
+    "get_current_tenant_id",
     "hookimpl",
 ]

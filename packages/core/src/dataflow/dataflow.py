@@ -22,6 +22,7 @@ from .nodes import ownership
 from .operations import Operations
 from .plugins import PluginHost, get_plugin_host
 from .runner import SyncRunner
+from .tenancy import TenantContext, TenantScope
 from .urls import MEMORY, DatabaseURL, parse_url
 
 #: Options from the seed documents and the 2.x release, with what they mean here.
@@ -34,6 +35,7 @@ OPTIONS = {
     "pool_size": "maximum connections per event loop (server backends)",
     "connect_timeout": "seconds to wait for a server connection (server backends)",
     "echo": "log every SQL statement at INFO on the 'dataflow.sql' logger",
+    "multi_tenant": "every model gets a tenant_id and is scoped to the bound tenant (see db.tenant())",
 }
 
 
@@ -72,6 +74,8 @@ class DataFlow:
         self.closed = False
         self._ops = Operations(self)
         self._runner = SyncRunner(inline=backend_cls.blocking)
+        self.multi_tenant = bool(options.get("multi_tenant", False))
+        self.tenant_context = TenantContext()
         self.express = Express(self)
         self.express_sync = SyncExpress(self)
         logs.install()
@@ -99,7 +103,7 @@ class DataFlow:
 
     def _declare(self, cls: type, table: str | None) -> type:
         self._check_open()
-        spec = declare(cls, self.host.field_types, table=table)
+        spec = declare(cls, self.host.field_types, table=table, multi_tenant=self.multi_tenant)
         previous = self.models.get(spec.name)
         if previous is not None:
             same = previous.cls is not None and (previous.cls.__module__, previous.cls.__qualname__) == (cls.__module__, cls.__qualname__)
@@ -164,6 +168,12 @@ class DataFlow:
         """Node names of a model by operation: ``{'create': 'UserCreateNode', …}``."""
         return {op: cls.__name__ for op, cls in self._nodes[self.get_model(model).name].items()}
 
+    # --- tenancy -----------------------------------------------------------------------------------------------------
+
+    def tenant(self, tenant_id: str) -> TenantScope:
+        """Bind a tenant: ``with db.tenant("acme"):`` or ``async with db.tenant("acme"):``."""
+        return TenantScope(tenant_id, set(self.tenant_context.tenants))
+
     # --- existing databases ---------------------------------------------------------------------------------------------
 
     async def discover_schema_async(self, use_real_inspection: bool = True, tables: list[str] | None = None) -> dict:
@@ -193,6 +203,9 @@ class DataFlow:
         for table in tables or list(schema):
             description = schema[table]
             spec = model_from_table(description, self.host.field_types, (names or {}).get(table))
+            if self.multi_tenant and not spec.multi_tenant:
+                raise ModelError(f"table {table!r} has no tenant_id column: a multi-tenant DataFlow cannot register it "
+                                 "(its rows would be visible to every tenant)")
             if spec.name in self.models:
                 raise ModelError(f"model {spec.name!r} (table {table!r}) is already declared; pass names={{{table!r}: 'Other'}}")
             self._register(spec)

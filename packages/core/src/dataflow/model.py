@@ -34,8 +34,8 @@ RESERVED_FIELDS = {
     "resource_registry": "a parameter the Kailash runtime injects",
     "database_url": "a node parameter kept for compatibility",
 }
-MANAGED_FIELDS = ("created_at", "updated_at", "deleted_at")
-DATAFLOW_OPTIONS = {"soft_delete", "indexes", "timestamps"}
+MANAGED_FIELDS = ("created_at", "updated_at", "deleted_at", "tenant_id")
+DATAFLOW_OPTIONS = {"soft_delete", "indexes", "timestamps", "multi_tenant"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ class ModelSpec:
     """A view, or a table without a single-column primary key: only Read/List/Count nodes."""
     external: bool = False
     """Registered from an existing table: DataFlow never creates or alters it."""
+    multi_tenant: bool = False
+    """Every row belongs to a tenant (``tenant_id``); see :mod:`dataflow.tenancy`."""
 
     @property
     def pk(self) -> FieldSpec:
@@ -164,7 +166,8 @@ def resolve_annotation(annotation: Any, registry: ft.FieldTypeRegistry) -> tuple
     return found, nullable
 
 
-def declare(cls: type, registry: ft.FieldTypeRegistry, *, table: str | None = None) -> ModelSpec:
+def declare(cls: type, registry: ft.FieldTypeRegistry, *, table: str | None = None,
+            multi_tenant: bool = False) -> ModelSpec:
     """Turn a decorated class into a :class:`ModelSpec`, validating everything up front."""
     name = check_identifier(cls.__name__, "model name")
     try:
@@ -199,9 +202,13 @@ def declare(cls: type, registry: ft.FieldTypeRegistry, *, table: str | None = No
     fields = _add_key(name, fields)
     soft_delete = bool(options.get("soft_delete", False))
     timestamps = bool(options.get("timestamps", True))
+    multi_tenant = bool(options.get("multi_tenant", multi_tenant))
     for managed in MANAGED_FIELDS:
         if managed in fields and not fields[managed].managed:
-            if managed == "deleted_at" and not soft_delete:
+            if (managed == "deleted_at" and not soft_delete) or (managed == "tenant_id" and not multi_tenant):
+                continue
+            if managed == "tenant_id":
+                del fields[managed]
                 continue
             if fields[managed].kind != "datetime":
                 raise ModelError(f"model {name}: {managed} is managed by DataFlow and must be a datetime")
@@ -211,8 +218,14 @@ def declare(cls: type, registry: ft.FieldTypeRegistry, *, table: str | None = No
         fields["updated_at"] = FieldSpec("updated_at", ft.DATETIME, nullable=True, managed=True)
     if soft_delete:
         fields["deleted_at"] = FieldSpec("deleted_at", ft.DATETIME, nullable=True, managed=True)
-    spec = ModelSpec(name, table, fields, soft_delete=soft_delete, timestamps=timestamps, cls=cls)
+    if multi_tenant:
+        fields["tenant_id"] = FieldSpec("tenant_id", ft.STR, nullable=False, managed=True)
+    spec = ModelSpec(name, table, fields, soft_delete=soft_delete, timestamps=timestamps, cls=cls,
+                     multi_tenant=multi_tenant)
     spec.indexes = _indexes(spec, options.get("indexes", []))
+    if multi_tenant:  # uniqueness holds within a tenant; one index also serves tenant-scoped queries
+        spec.indexes = [IndexSpec(i.name, ("tenant_id", *i.fields), True) if i.unique else i for i in spec.indexes]
+        spec.indexes.append(IndexSpec(f"ix_{table}_tenant_id", ("tenant_id",), False))
     return spec
 
 
@@ -305,5 +318,8 @@ def model_from_table(description: dict, registry: ft.FieldTypeRegistry, name: st
     indexes += [IndexSpec(i["name"], tuple(i["columns"]), i["unique"]) for i in description["indexes"]
                 if i["name"] and i["columns"] and all(c in fields for c in i["columns"])]
     read_only = description["kind"] == "view" or single_pk is None
+    multi_tenant = "tenant_id" in fields and fields["tenant_id"].kind == "str"
+    if multi_tenant:
+        fields["tenant_id"] = FieldSpec("tenant_id", ft.STR, nullable=False, managed=True)
     return ModelSpec(model_name, table, fields, primary_key=single_pk, soft_delete=False, timestamps=False,
-                     indexes=indexes, read_only=read_only, external=True)
+                     indexes=indexes, read_only=read_only, external=True, multi_tenant=multi_tenant)

@@ -22,6 +22,7 @@ from .query.ast import TRUE, And, Cmp, Expr, FieldRef
 from .query.order import parse_order
 from .query.parse import parse_filter
 from .rows import RowWriter, now
+from .tenancy import require_tenant
 
 if TYPE_CHECKING:
     from .dataflow import DataFlow
@@ -60,12 +61,24 @@ class Operations:
         return self._visible(model, expr, include_deleted)
 
     def _visible(self, model: ModelSpec, expr: Expr, include_deleted: bool) -> Expr:
-        if not model.soft_delete or include_deleted:
+        """``expr`` limited to the bound tenant's rows and, unless asked, to rows not soft-deleted."""
+        extra: list[Expr] = []
+        if model.multi_tenant:
+            extra.append(Cmp(FieldRef(model.fields["tenant_id"]), "eq", require_tenant(model.name)))
+        if model.soft_delete and not include_deleted:
+            extra.append(Cmp(FieldRef(model.fields["deleted_at"]), "eq", None))
+        if not extra:
             return expr
-        alive = Cmp(FieldRef(model.fields["deleted_at"]), "eq", None)
         if isinstance(expr, And):
-            return And((*expr.items, alive)) if expr.items else alive
-        return And((expr, alive))
+            return And((*expr.items, *extra))
+        return And((expr, *extra))
+
+    def _tenant_rows(self, model: ModelSpec, rows: list[dict]) -> list[dict]:
+        if model.multi_tenant:
+            tenant = require_tenant(model.name)
+            for row in rows:
+                row["tenant_id"] = tenant
+        return rows
 
     def _by_id(self, model: ModelSpec, key: Any, include_deleted: bool = False) -> Expr:
         return self._visible(model, Cmp(FieldRef(model.pk), "eq", key), include_deleted)
@@ -88,7 +101,7 @@ class Operations:
     # --- single records -----------------------------------------------------------------------------------
 
     async def create(self, model: ModelSpec, record: dict) -> dict:
-        row = self.writer(model).new_row(record)
+        row = self._tenant_rows(model, [self.writer(model).new_row(record)])[0]
         backend = await self._backend(model)
         return (await backend.insert(model, [row], returning=True))[0]
 
@@ -184,6 +197,8 @@ class Operations:
             if col not in model.fields:
                 raise ValidationError(f"{model.name} upsert: unknown field {col!r} in conflict_on; fields: {', '.join(model.fields)}")
         target = tuple(cols)
+        if model.multi_tenant and "tenant_id" not in target and target != (model.primary_key,):
+            target = ("tenant_id", *target)
         unique_sets = model.unique_sets()
         if set(target) not in [set(u) for u in unique_sets]:
             valid = "; ".join(str(list(u)) for u in unique_sets)
@@ -206,7 +221,7 @@ class Operations:
             raise ValidationError(f"{model.name} upsert: 'create' and 'update' must be dicts")
         writer = self.writer(model)
         target = self._conflict_target(model, params.get("conflict_on"), list(where))
-        row = writer.new_row({**create, **where})
+        row = self._tenant_rows(model, [writer.new_row({**create, **where})])[0]
         missing = [c for c in target if row.get(c) is None]
         if missing:
             raise ValidationError(f"{model.name} upsert: conflict column(s) {missing} need values in 'where' or 'create'")
@@ -214,11 +229,31 @@ class Operations:
         if changes and model.timestamps:
             changes["updated_at"] = row["updated_at"]
         backend = await self._backend(model)
+        await self._guard_foreign_keys(model, backend, target, [row])
         outcome = await backend.upsert(model, [row], [changes], target, returning=True)
         created = outcome.created[0]
         record = outcome.rows[0]
         action = "created" if created else ("updated" if changes else "unchanged")
         return {"created": created, "action": action, "record": record, "id": record[model.primary_key]}
+
+    async def _guard_foreign_keys(self, model: ModelSpec, backend: Any, target: tuple, rows: list[dict]) -> None:
+        """An upsert keyed by the primary key must never touch another tenant's row.
+
+        Primary keys are global, so a key that exists in another tenant cannot be written
+        by this one: that is reported like any duplicate key, with nothing written.
+        """
+        if not model.multi_tenant or "tenant_id" in target:
+            return
+        tenant = require_tenant(model.name)
+        keys = [tuple(r[c] for c in target) for r in rows]
+        for start in range(0, len(keys), 500):
+            where = _keys_filter(model, target, keys[start : start + 500])
+            for found in await backend.select(model, where, [], None, 0):
+                if found["tenant_id"] != tenant:
+                    from .errors import DuplicateKeyError
+
+                    raise DuplicateKeyError(f"{model.name}: a record with {target[0]} {found[target[0]]!r} already exists; "
+                                            "nothing was written")
 
     # --- bulk ------------------------------------------------------------------------------------------------------------------
 
@@ -240,12 +275,15 @@ class Operations:
         return_ids = bool(params.get("return_ids"))
         if resolution == "error" and not return_ids:
             fast = writer.new_columns(records, stamp)
+            if fast is not None and model.multi_tenant:
+                fast[0].append("tenant_id")
+                fast[1].append([require_tenant(model.name)] * len(records))
             if fast is not None:
                 backend = await self._backend(model)
                 await backend.insert_columns(model, *fast)
                 return {"processed": len(records), "inserted": len(records), "skipped": 0, "batch_size": batch_size,
                         "operation": "bulk_create", "success": True}
-        rows = [writer.new_row(r, i, stamp) for i, r in enumerate(records)]
+        rows = self._tenant_rows(model, [writer.new_row(r, i, stamp) for i, r in enumerate(records)])
         backend = await self._backend(model)
         skipped = 0
         ids: list[Any] = []
@@ -354,7 +392,7 @@ class Operations:
         backend = await self._backend(model)
         hard = params.get("soft_delete") is False or not model.soft_delete
         if hard:
-            count = await backend.delete(model, where)
+            count = await backend.delete(model, self._visible(model, where, True))
         else:
             count = await backend.update(model, self._visible(model, where, False), {"deleted_at": now()}, returning=False)
         return {"processed": count if processed is None else processed, "deleted": count,
@@ -380,7 +418,9 @@ class Operations:
                 change["updated_at"] = stamp
             rows.append(row)
             updates.append(change)
+        self._tenant_rows(model, rows)
         backend = await self._backend(model)
+        await self._guard_foreign_keys(model, backend, target, rows)
         outcome = await backend.upsert(model, rows, updates, target, returning=False)
         return {"processed": len(rows), "upserted": len(rows), "total": len(rows), "inserted": outcome.inserted,
                 "updated": outcome.updated, "skipped": 0, "operation": "bulk_upsert", "success": True}
