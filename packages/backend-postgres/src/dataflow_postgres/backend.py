@@ -37,6 +37,7 @@ from dataflow.errors import (
 )
 from dataflow.model import ModelSpec
 from dataflow.sql import SQLBackend
+from dataflow.transactions import TransactionHandle, check_savepoint
 from dataflow.urls import mask_secrets
 
 from .compiler import PostgresFilterCompiler
@@ -198,11 +199,38 @@ class PostgresBackend(SQLBackend):
     async def _conn(self) -> AsyncIterator[Any]:
         pinned = self._tx.get()
         if pinned is not None:
-            yield pinned
+            pinned.check_active()
+            async with pinned.lock:  # nodes of one level may share a transaction concurrently
+                yield pinned.conn
             return
         pool = await self._pool()
         async with pool.acquire() as conn:
             yield conn
+
+    # --- transactions -------------------------------------------------------------------------------------------
+
+    async def begin(self, isolation_level: str | None = None) -> "PostgresTransaction":
+        pool = await self._pool()
+        conn = await pool.acquire()
+        try:
+            tr = conn.transaction(isolation=isolation_level)
+            await tr.start()
+        except BaseException as exc:
+            await pool.release(conn)
+            if isinstance(exc, Exception):
+                raise self._translate(exc, "BEGIN") from exc
+            raise
+        return PostgresTransaction(self, pool, conn, tr, isolation_level)
+
+    def bind(self, handle):
+        return self._tx.set(handle)
+
+    def unbind(self, token) -> None:
+        self._tx.reset(token)
+
+    def current_transaction(self):
+        handle = self._tx.get()
+        return handle if handle is not None and handle.active else None
 
     # --- driver -----------------------------------------------------------------------------------------------
 
@@ -250,23 +278,6 @@ class PostgresBackend(SQLBackend):
         except Exception as exc:
             raise self._translate(exc, sql) from exc
 
-    @asynccontextmanager
-    async def unit(self) -> AsyncIterator[Any]:
-        if self._tx.get() is not None:
-            yield self._tx.get()
-            return
-        pool = await self._pool()
-        async with pool.acquire() as conn:
-            token = self._tx.set(conn)
-            try:
-                try:
-                    async with conn.transaction():
-                        yield conn
-                except asyncpg.PostgresError as exc:
-                    raise self._translate(exc, "COMMIT") from exc
-            finally:
-                self._tx.reset(token)
-
     async def run_reflection(self, fn):
         """SQLAlchemy's asyncpg dialect on a dedicated connection, the inspector run via run_sync."""
         from sqlalchemy.ext.asyncio import create_async_engine
@@ -295,9 +306,9 @@ class PostgresBackend(SQLBackend):
     async def migration_lock(self) -> AsyncIterator[Any]:
         """One transaction holding a cluster-wide advisory lock: concurrent processes migrate one at a time."""
         try:
-            async with self.unit() as conn:
-                await conn.execute(f"SELECT pg_advisory_xact_lock({DDL_LOCK_KEY})")
-                yield conn
+            async with self.unit() as tx:
+                await self.execute(f"SELECT pg_advisory_xact_lock({DDL_LOCK_KEY})", ())
+                yield tx
         except SchemaError:
             raise
         except DataFlowError as exc:
@@ -324,10 +335,10 @@ class PostgresBackend(SQLBackend):
 
     async def _copy(self, model, columns, records) -> None:
         """Binary COPY in one transaction; a failure names the record and writes nothing."""
-        async with self.unit() as conn:
+        async with self.unit() as tx, tx.lock:
             try:
-                await conn.copy_records_to_table(model.table, records=records, columns=list(columns),
-                                                 schema_name=None)
+                await tx.conn.copy_records_to_table(model.table, records=records, columns=list(columns),
+                                                    schema_name=None)
             except Exception as exc:
                 error = self._translate(exc, f"COPY {model.table}")
                 row = _copy_row(exc)
@@ -393,6 +404,51 @@ class PostgresBackend(SQLBackend):
         stmt = stmt.returning(*table.c, sa.literal_column("(xmax = 0)"))
         compiled = stmt.compile(dialect=self.dialect)
         return str(compiled), [values[name] for name in compiled.positiontup]
+
+
+class PostgresTransaction(TransactionHandle):
+    """A transaction on one pooled connection, released to the pool when it ends."""
+
+    def __init__(self, backend: PostgresBackend, pool: Any, conn: Any, tr: Any, isolation_level: str | None) -> None:
+        super().__init__(isolation_level)
+        self.backend, self.pool, self.conn, self.tr = backend, pool, conn, tr
+        self.lock = asyncio.Lock()
+
+    async def _finish(self, action: str) -> None:
+        self.check_active()
+        self.active = False
+        try:
+            async with self.lock:
+                await (self.tr.commit() if action == "COMMIT" else self.tr.rollback())
+        except Exception as exc:
+            raise self.backend._translate(exc, action) from exc
+        finally:
+            await self.pool.release(self.conn)
+
+    async def commit(self) -> None:
+        await self._finish("COMMIT")
+
+    async def rollback(self) -> None:
+        await self._finish("ROLLBACK")
+
+    async def _run(self, sql: str) -> None:
+        self.check_active()
+        try:
+            async with self.lock:
+                await self.conn.execute(sql)
+        except Exception as exc:
+            raise self.backend._translate(exc, sql) from exc
+
+    async def savepoint(self, name: str | None = None) -> str:
+        name = check_savepoint(name or self.new_savepoint_name())
+        await self._run(f"SAVEPOINT {name}")
+        return name
+
+    async def rollback_to(self, name: str) -> None:
+        await self._run(f"ROLLBACK TO SAVEPOINT {check_savepoint(name)}")
+
+    async def release(self, name: str) -> None:
+        await self._run(f"RELEASE SAVEPOINT {check_savepoint(name)}")
 
 
 def _unique_batches(rows: list[dict], updates: list[dict], conflict_on: Sequence[str], size: int = 500):

@@ -10,6 +10,8 @@ ONE database for the whole DataFlow.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime as dt
 import decimal
 import json
@@ -17,6 +19,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from typing import Any, Sequence
 
 import sqlalchemy as sa
@@ -33,6 +36,7 @@ from dataflow.errors import (
 )
 from dataflow.query.evaluate import like_regex, lookup, _same
 from dataflow.sql import SQLBackend
+from dataflow.transactions import TransactionError, TransactionHandle, check_savepoint
 
 from .compiler import SQLiteFilterCompiler
 
@@ -108,8 +112,12 @@ class SQLiteBackend(SQLBackend):
         self.decoders = dict(DECODERS)
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()
-        self._depth = threading.local()
         self._open_lock = threading.Lock()
+        self._owner: SQLiteTransaction | None = None
+        self._turn = threading.Condition(self._lock)
+        self._bound: contextvars.ContextVar[SQLiteTransaction | None] = contextvars.ContextVar(
+            f"dataflow_sqlite_tx_{id(self)}", default=None)
+        self.busy_timeout = float(options.get("connect_timeout") or 5)
 
     def make_dialect(self):
         return sqlite_dialect.dialect(paramstyle="qmark")
@@ -199,19 +207,87 @@ class SQLiteBackend(SQLBackend):
             raise self._translate(exc, sql) from exc
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        if self._owner is not None:
+            await self._wait_turn()
         with self._lock:
             return self._cursor_run(sql, params).fetchall()
 
     async def execute(self, sql: str, params: Sequence[Any]) -> int:
+        if self._owner is not None:
+            await self._wait_turn()
         with self._lock:
             return self._cursor_run(sql, params).rowcount
 
     async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if self._owner is not None:
+            await self._wait_turn()
         with self._lock:
             self._cursor_run(sql, rows, many=True)
 
-    def unit(self) -> "_Unit":
-        return _Unit(self)
+    # --- transactions ----------------------------------------------------------------------------------------
+    # One connection serves the whole DataFlow, so an open transaction belongs to the context (task or
+    # thread) that began it: statements from other contexts wait until it ends, instead of joining it.
+
+    def _mine(self) -> bool:
+        return self._owner is None or self._owner is self._bound.get()
+
+    async def _wait_turn(self) -> None:
+        if self._mine():
+            return
+        try:
+            asyncio.get_running_loop()
+            in_loop = True
+        except RuntimeError:
+            in_loop = False
+        deadline = time.monotonic() + self.busy_timeout
+        while not self._mine():
+            if time.monotonic() > deadline:
+                raise DatabaseError(f"SQLite database is busy: a transaction elsewhere stayed open for {self.busy_timeout:g} s")
+            owner = self._owner
+            if in_loop:
+                await asyncio.sleep(0.0005)
+            elif owner is not None and owner.thread is threading.current_thread():
+                raise TransactionError(
+                    "a transaction opened elsewhere in this thread is still open on this SQLite database; "
+                    "finish it first, or use the async API so the caller can wait")
+            else:
+                with self._turn:
+                    self._turn.wait(0.01)
+
+    async def begin(self, isolation_level: str | None = None) -> "SQLiteTransaction":
+        handle = SQLiteTransaction(self, isolation_level)
+        while True:
+            await self._wait_turn()
+            with self._lock:
+                if self._owner is None:
+                    try:
+                        (self._conn or self.open_sync()).execute("BEGIN IMMEDIATE")
+                    except sqlite3.Error as exc:
+                        raise self._translate(exc, "BEGIN IMMEDIATE") from exc
+                    self._owner = handle
+                    return handle
+
+    def _end(self, handle: "SQLiteTransaction", statement: str) -> None:
+        with self._lock:
+            try:
+                if self._conn is not None and self._conn.in_transaction:
+                    self._conn.execute(statement)
+            except sqlite3.Error as exc:
+                raise self._translate(exc, statement) from exc
+            finally:
+                if self._owner is handle:
+                    self._owner = None
+                self._turn.notify_all()
+
+    def bind(self, handle):
+        return self._bound.set(handle)
+
+    def unbind(self, token) -> None:
+        self._bound.reset(token)
+
+    def current_transaction(self):
+        handle = self._bound.get()
+        return handle if handle is not None and handle.active else None
 
     async def existing_tables(self) -> set[str]:
         rows = await self.fetch("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')", ())
@@ -250,6 +326,42 @@ class SQLiteBackend(SQLBackend):
         raise NotImplementedError
 
 
+class SQLiteTransaction(TransactionHandle):
+    """``BEGIN IMMEDIATE`` on the shared connection, owned by the context that began it.
+
+    SQLite transactions are serializable whatever isolation level is asked for.
+    """
+
+    def __init__(self, backend: SQLiteBackend, isolation_level: str | None) -> None:
+        super().__init__(isolation_level)
+        self.backend = backend
+        self.thread = threading.current_thread()
+
+    async def commit(self) -> None:
+        self.check_active()
+        self.active = False
+        self.backend._end(self, "COMMIT")
+
+    async def rollback(self) -> None:
+        self.check_active()
+        self.active = False
+        self.backend._end(self, "ROLLBACK")
+
+    async def savepoint(self, name: str | None = None) -> str:
+        self.check_active()
+        name = check_savepoint(name or self.new_savepoint_name())
+        await self.backend.execute(f"SAVEPOINT {name}", ())
+        return name
+
+    async def rollback_to(self, name: str) -> None:
+        self.check_active()
+        await self.backend.execute(f"ROLLBACK TO SAVEPOINT {check_savepoint(name)}", ())
+
+    async def release(self, name: str) -> None:
+        self.check_active()
+        await self.backend.execute(f"RELEASE SAVEPOINT {check_savepoint(name)}", ())
+
+
 class _Declared(sa.types.UserDefinedType):
     """A column type exactly as SQLite reports it (used to carry undeclared columns through a rebuild)."""
 
@@ -279,41 +391,3 @@ class _BorrowedConnection:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
-
-
-class _Unit:
-    """A re-entrant write transaction (BEGIN IMMEDIATE … COMMIT/ROLLBACK) on the shared connection."""
-
-    __slots__ = ("backend",)
-
-    def __init__(self, backend: SQLiteBackend) -> None:
-        self.backend = backend
-
-    async def __aenter__(self) -> None:
-        self.enter()
-
-    async def __aexit__(self, exc_type, exc, tb) -> None:
-        self.exit(exc_type is not None)
-
-    def enter(self) -> None:
-        b = self.backend
-        b._lock.acquire()
-        depth = getattr(b._depth, "n", 0)
-        if depth == 0:
-            try:
-                (b._conn or b.open_sync()).execute("BEGIN IMMEDIATE")
-            except BaseException as exc:
-                b._lock.release()
-                if isinstance(exc, sqlite3.Error):
-                    raise b._translate(exc, "BEGIN IMMEDIATE") from exc
-                raise
-        b._depth.n = depth + 1
-
-    def exit(self, failed: bool) -> None:
-        b = self.backend
-        try:
-            b._depth.n -= 1
-            if b._depth.n == 0 and b._conn is not None:
-                b._conn.execute("ROLLBACK" if failed else "COMMIT")
-        finally:
-            b._lock.release()

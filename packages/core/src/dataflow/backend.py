@@ -100,9 +100,30 @@ class Backend(ABC):
         """Describe existing tables (the shape of :mod:`dataflow.discovery`)."""
         raise NotImplementedError(f"backend {self.name!r} cannot discover existing schemas")
 
-    def transaction(self) -> AsyncContextManager[Any]:
-        """A unit of work: primitives called inside it share one connection and commit together."""
+    # --- transactions ------------------------------------------------------------------------------
+    # A backend that declares capabilities.transactions implements begin/bind/unbind/current_transaction;
+    # scopes, savepoints and all-or-nothing bulk operations are built on them in dataflow.transactions.
+
+    async def begin(self, isolation_level: str | None = None) -> Any:
+        """Start a transaction on a dedicated connection; returns a TransactionHandle."""
         raise NotImplementedError(f"backend {self.name!r} does not support transactions")
+
+    def bind(self, handle: Any) -> Any:
+        """Make primitives in the current context use ``handle``'s connection; returns a reset token."""
+        raise NotImplementedError(f"backend {self.name!r} does not support transactions")
+
+    def unbind(self, token: Any) -> None:
+        raise NotImplementedError(f"backend {self.name!r} does not support transactions")
+
+    def current_transaction(self) -> Any:
+        """The handle bound to the current context, or None."""
+        return None
+
+    def transaction(self, isolation_level: str | None = None) -> AsyncContextManager[Any]:
+        """A unit of work: begin, or a savepoint inside a transaction; commit or roll back."""
+        from .transactions import scope
+
+        return scope(self, isolation_level)
 
     # --- data primitives (each is atomic on its own) -------------------------------------------
 

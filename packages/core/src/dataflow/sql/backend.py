@@ -65,16 +65,13 @@ class SQLBackend(Backend):
     async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for many parameter rows."""
 
-    @abstractmethod
     def unit(self) -> AbstractAsyncContextManager[Any]:
-        """An atomic scope: statements inside commit together or not at all (re-entrant)."""
+        """An atomic scope: statements inside commit together or not at all (a savepoint when nested)."""
+        return self.transaction()
 
     @abstractmethod
     async def existing_tables(self) -> set[str]:
         """Names of the tables that exist."""
-
-    def transaction(self) -> AbstractAsyncContextManager[Any]:
-        return self.unit()
 
     async def run_reflection(self, fn: Callable[[sa.Connection], Any]) -> Any:
         """Call ``fn`` with a SQLAlchemy Connection on this database (for reflection)."""

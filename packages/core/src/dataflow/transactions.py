@@ -1,0 +1,112 @@
+"""Transactions: in code (``async with db.transaction():``) and across workflow nodes.
+
+A backend supplies :class:`TransactionHandle` (begin, commit, rollback,
+savepoints) and binds a handle to the current context; everything here is
+built on that:
+
+* :func:`scope` — a unit of work. Outermost: BEGIN … COMMIT, or ROLLBACK on an
+  exception. Nested: a savepoint, released on success and rolled back to on an
+  exception, so a failed inner block leaves the outer transaction usable.
+* Every multi-statement operation (bulk writes, upserts) runs in a scope, so
+  it is all-or-nothing and, inside a user's transaction, a savepoint.
+"""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from .errors import DataFlowError, ValidationError
+
+ISOLATION_LEVELS = ("read_uncommitted", "read_committed", "repeatable_read", "serializable")
+_names = itertools.count(1)
+
+
+class TransactionError(DataFlowError):
+    """A transaction could not begin, commit or roll back, or was used after it ended."""
+
+    code = "DF-510"
+
+
+def check_savepoint(name: Any) -> str:
+    """Savepoint names are identifiers (they are written into SQL)."""
+    import re
+
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", name):
+        raise ValidationError(f"invalid savepoint name {name!r}: letters, digits and '_', starting with a letter")
+    return name
+
+
+def check_isolation(level: Any) -> str | None:
+    """Normalise ``"READ COMMITTED"`` / ``"read-committed"`` to ``read_committed``; refuse anything else."""
+    if level is None:
+        return None
+    key = str(level).strip().lower().replace(" ", "_").replace("-", "_")
+    if key not in ISOLATION_LEVELS:
+        raise ValidationError(f"invalid isolation level {level!r}; valid: {', '.join(ISOLATION_LEVELS)}")
+    return key
+
+
+class TransactionHandle:
+    """One open transaction on one pinned connection. Backends subclass it."""
+
+    def __init__(self, isolation_level: str | None = None) -> None:
+        self.isolation_level = isolation_level
+        self.active = True
+        self.failed = False
+
+    async def commit(self) -> None:
+        raise NotImplementedError
+
+    async def rollback(self) -> None:
+        raise NotImplementedError
+
+    async def savepoint(self, name: str | None = None) -> str:
+        raise NotImplementedError
+
+    async def rollback_to(self, name: str) -> None:
+        raise NotImplementedError
+
+    async def release(self, name: str) -> None:
+        raise NotImplementedError
+
+    def check_active(self) -> None:
+        if not self.active:
+            raise TransactionError("the transaction has already ended")
+
+    @staticmethod
+    def new_savepoint_name() -> str:
+        return f"dataflow_sp_{next(_names)}"
+
+
+@asynccontextmanager
+async def scope(backend: Any, isolation_level: str | None = None) -> AsyncIterator[TransactionHandle]:
+    """Begin (or, inside a transaction, a savepoint); commit on success, roll back on an exception."""
+    current = backend.current_transaction()
+    if current is not None:
+        current.check_active()
+        name = await current.savepoint()
+        try:
+            yield current
+        except BaseException:
+            if current.active:
+                await current.rollback_to(name)
+            raise
+        else:
+            await current.release(name)
+        return
+    handle = await backend.begin(check_isolation(isolation_level))
+    token = backend.bind(handle)
+    try:
+        try:
+            yield handle
+        except BaseException:
+            if handle.active:
+                await handle.rollback()
+            raise
+        else:
+            if handle.active:
+                await handle.commit()
+    finally:
+        backend.unbind(token)
