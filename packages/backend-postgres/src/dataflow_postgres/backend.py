@@ -37,7 +37,7 @@ from dataflow.errors import (
 )
 from dataflow.model import ModelSpec
 from dataflow.sql import SQLBackend
-from dataflow.transactions import TransactionHandle, check_savepoint
+from dataflow.transactions import TransactionError, TransactionHandle, check_savepoint
 from dataflow.urls import mask_secrets
 
 from .compiler import PostgresFilterCompiler
@@ -70,7 +70,7 @@ def _decode_datetime(value: dt.datetime) -> dt.datetime:
 class PostgresBackend(SQLBackend):
     name = "postgres"
     schemes = ("postgresql",)
-    capabilities = Capabilities(returning=True, native_upsert=True, schemas=True)
+    capabilities = Capabilities(returning=True, native_upsert=True, schemas=True, text_nul=False)
     compiler_class = PostgresFilterCompiler
     explicit_null_order = True
 
@@ -84,6 +84,7 @@ class PostgresBackend(SQLBackend):
         self._pool_locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = weakref.WeakKeyDictionary()
         self._tx: contextvars.ContextVar[Any] = contextvars.ContextVar(f"dataflow_pg_tx_{id(self)}", default=None)
         self._closed = False
+        self.unicode_collation: str | None = None
 
     def make_dialect(self):
         return postgresql.asyncpg.dialect(paramstyle="numeric_dollar")
@@ -167,6 +168,8 @@ class PostgresBackend(SQLBackend):
 
     async def _init_connection(self, conn: Any) -> None:
         """Run plugins' connection setup; an implementation may return an awaitable (asyncpg is async)."""
+        if conn.get_server_version().major >= 17:
+            self.unicode_collation = "pg_c_utf8"
         for result in self.host.hook.dataflow_connection_opened(connection=conn, backend=self):
             if inspect.isawaitable(result):
                 await result
@@ -200,6 +203,8 @@ class PostgresBackend(SQLBackend):
         pinned = self._tx.get()
         if pinned is not None:
             pinned.check_active()
+            if pinned.loop is not asyncio.get_running_loop():
+                raise _ForeignLoop(pinned)
             async with pinned.lock:  # nodes of one level may share a transaction concurrently
                 yield pinned.conn
             return
@@ -259,6 +264,8 @@ class PostgresBackend(SQLBackend):
         try:
             async with self._conn() as conn:
                 return [tuple(r) for r in await conn.fetch(sql, *params)]
+        except _ForeignLoop as hop:
+            return await hop.run(self.fetch(sql, params))
         except Exception as exc:
             raise self._translate(exc, sql) from exc
 
@@ -266,6 +273,8 @@ class PostgresBackend(SQLBackend):
         try:
             async with self._conn() as conn:
                 status = await conn.execute(sql, *params)
+        except _ForeignLoop as hop:
+            return await hop.run(self.execute(sql, params))
         except Exception as exc:
             raise self._translate(exc, sql) from exc
         tail = status.rsplit(" ", 1)[-1]
@@ -275,6 +284,8 @@ class PostgresBackend(SQLBackend):
         try:
             async with self._conn() as conn:
                 await conn.executemany(sql, rows)
+        except _ForeignLoop as hop:
+            await hop.run(self.execute_many(sql, rows))
         except Exception as exc:
             raise self._translate(exc, sql) from exc
 
@@ -335,6 +346,10 @@ class PostgresBackend(SQLBackend):
 
     async def _copy(self, model, columns, records) -> None:
         """Binary COPY in one transaction; a failure names the record and writes nothing."""
+        current = self.current_transaction()
+        if current is not None and current.loop is not asyncio.get_running_loop():
+            await _ForeignLoop(current).run(self._copy(model, columns, records))
+            return
         async with self.unit() as tx, tx.lock:
             try:
                 await tx.conn.copy_records_to_table(model.table, records=records, columns=list(columns),
@@ -406,6 +421,29 @@ class PostgresBackend(SQLBackend):
         return str(compiled), [values[name] for name in compiled.positiontup]
 
 
+class _ForeignLoop(Exception):
+    """A statement for a transaction whose connection lives on another (running) event loop."""
+
+    def __init__(self, handle: "PostgresTransaction") -> None:
+        self.handle = handle
+
+    async def run(self, coro: Any) -> Any:
+        """Run ``coro`` on the transaction's own loop, with the transaction bound there."""
+        handle = self.handle
+        if not handle.loop.is_running():
+            coro.close()
+            raise TransactionError("this transaction's event loop is not running; use it from the loop that began it")
+
+        async def bound() -> Any:
+            token = handle.backend.bind(handle)
+            try:
+                return await coro
+            finally:
+                handle.backend.unbind(token)
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(bound(), handle.loop))
+
+
 class PostgresTransaction(TransactionHandle):
     """A transaction on one pooled connection, released to the pool when it ends."""
 
@@ -413,9 +451,13 @@ class PostgresTransaction(TransactionHandle):
         super().__init__(isolation_level)
         self.backend, self.pool, self.conn, self.tr = backend, pool, conn, tr
         self.lock = asyncio.Lock()
+        self.loop = asyncio.get_running_loop()
 
     async def _finish(self, action: str) -> None:
         self.check_active()
+        if asyncio.get_running_loop() is not self.loop:
+            await _ForeignLoop(self).run(self._finish(action))
+            return
         self.active = False
         try:
             async with self.lock:
@@ -433,6 +475,9 @@ class PostgresTransaction(TransactionHandle):
 
     async def _run(self, sql: str) -> None:
         self.check_active()
+        if asyncio.get_running_loop() is not self.loop:
+            await _ForeignLoop(self).run(self._run(sql))
+            return
         try:
             async with self.lock:
                 await self.conn.execute(sql)

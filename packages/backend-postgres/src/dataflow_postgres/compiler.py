@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 
 from dataflow.query.ast import FieldRef
 from dataflow.sql.compiler import FilterCompiler
@@ -14,21 +14,60 @@ from dataflow.sql.compiler import FilterCompiler
 JSON_KINDS = {"str": "string", "number": "number", "bool": "boolean"}
 
 
+def python_regex(pattern: str) -> str:
+    """Python's ``.`` does not match a newline; PostgreSQL's does. Rewrite bare dots as ``[^\n]``."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]" or (out and out[-1] in ("[", "[^"))
+            out.append(ch)
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("[^")
+                i += 2
+                continue
+            out.append(ch)
+        elif ch == ".":
+            out.append("[^\n]")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 class PostgresFilterCompiler(FilterCompiler):
+    def _unicode(self, expr: Any) -> Any:
+        """Case-insensitive matching needs Unicode case rules: PostgreSQL 17+'s builtin pg_c_utf8."""
+        collation = self.backend.unicode_collation
+        return expr.collate(collation) if collation else expr
+
     def op_ilike(self, col: Any, pattern: str) -> Any:
-        return col.ilike(pattern, escape="\\")
+        lowered = sa.func.lower(self._unicode(sa.literal(pattern, type_=sa.Text)))
+        return sa.func.lower(self._unicode(col)).like(lowered, escape="\\")
 
     def op_regex(self, col: Any, pattern: str, ignore_case: bool) -> Any:
-        return col.op("~*" if ignore_case else "~")(sa.literal(pattern, type_=sa.Text))
+        operand = sa.literal(python_regex(pattern), type_=sa.Text)
+        if ignore_case:
+            return self._unicode(col).op("~*")(operand)
+        return col.op("~")(operand)
 
     def op_text_contains(self, col: Any, value: str) -> Any:
         return sa.func.strpos(col, sa.literal(value, type_=sa.Text)) > 0
 
-    def _path(self, ref: FieldRef) -> Any:
-        return sa.literal(list(ref.path), type_=ARRAY(sa.Text))
-
-    def _node(self, ref: FieldRef) -> Any:
-        return self.column(ref).op("#>")(self._path(ref))
+    def _node(self, ref: FieldRef, text: bool = False) -> Any:
+        """Walk the path with ``->``: a digit segment is an integer, which indexes arrays only (as the evaluator)."""
+        node = self.column(ref)
+        last = len(ref.path) - 1
+        for i, seg in enumerate(ref.path):
+            key = sa.literal(int(seg), type_=sa.Integer) if seg.isdigit() else sa.literal(seg, type_=sa.Text)
+            node = node.op("->>" if text and i == last else "->", return_type=sa.Text if text and i == last else JSONB)(key)
+        return node
 
     def json_present(self, ref: FieldRef) -> Any:
         return sa.func.coalesce(sa.func.jsonb_typeof(self._node(ref)), "null") != "null"
@@ -47,7 +86,7 @@ class PostgresFilterCompiler(FilterCompiler):
         return sa.cast(sa.literal(json.dumps(value), type_=sa.Text), JSONB)
 
     def json_text(self, ref: FieldRef) -> Any:
-        return self.column(ref).op("#>>")(self._path(ref))
+        return self._node(ref, text=True)
 
     def json_contains(self, ref: FieldRef, value: Any) -> Any:
         node = self._node(ref) if ref.path else self.column(ref)

@@ -63,7 +63,7 @@ def _decode_datetime(text: Any) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
 
-DECODERS = {"datetime": _decode_datetime, "date": dt.date.fromisoformat, "decimal": decimal.Decimal,
+DECODERS = {"float": float, "datetime": _decode_datetime, "date": dt.date.fromisoformat, "decimal": decimal.Decimal,
             "json": json.loads, "bool": bool, "bytes": bytes}
 
 
@@ -80,6 +80,12 @@ def _ilike(value: Any, pattern: str) -> int | None:
     if value is None:
         return None
     return int(isinstance(value, str) and like_regex(pattern.lower(), True).fullmatch(value.lower()) is not None)
+
+
+def _decimal_collation(a: str, b: str) -> int:
+    """Decimals are stored as exact text; this collation compares them as numbers, exactly."""
+    x, y = decimal.Decimal(a), decimal.Decimal(b)
+    return (x > y) - (x < y)
 
 
 class _Path:
@@ -170,6 +176,7 @@ class SQLiteBackend(SQLBackend):
         conn.create_function("dataflow_regexp", 3, _regexp, deterministic=True)
         conn.create_function("dataflow_ilike", 2, _ilike, deterministic=True)
         conn.create_function("dataflow_json_contains", 3, _json_contains, deterministic=True)
+        conn.create_collation("dataflow_decimal", _decimal_collation)
         if conn.execute("SELECT 'A' LIKE 'a'").fetchone()[0]:
             raise DatabaseError("this SQLite build ignores PRAGMA case_sensitive_like; $like would be case-insensitive")
         self.host.hook.dataflow_connection_opened(connection=conn, backend=self)

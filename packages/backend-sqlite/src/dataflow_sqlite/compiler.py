@@ -21,11 +21,7 @@ def json_path(ref: FieldRef) -> str:
 class SQLiteFilterCompiler(FilterCompiler):
     def comparable(self, ref: FieldRef) -> Any:
         col = self.column(ref)
-        return sa.cast(col, sa.Float) if ref.field.kind == "decimal" else col
-
-    def bind(self, ref: FieldRef, value: Any) -> Any:
-        bound = super().bind(ref, value)
-        return sa.cast(bound, sa.Float) if ref.field.kind == "decimal" else bound
+        return col.collate("dataflow_decimal") if ref.field.kind == "decimal" else col
 
     def op_ilike(self, col: Any, pattern: str) -> Any:
         return sa.func.dataflow_ilike(col, pattern) == 1

@@ -41,6 +41,8 @@ class Capabilities:
     """Vector fields and similarity search (postgres with pgvector)."""
     schemas: bool = False
     """Supports named schemas / search_path."""
+    text_nul: bool = True
+    """Text values may contain NUL characters (PostgreSQL text cannot: such values are refused)."""
 
     def names(self) -> list[str]:
         return [f.name for f in fields(self)]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from typing import Any, Callable
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, AsyncIterator, Callable, Iterator
 
 from . import logs
 from .backend import Backend
@@ -23,6 +24,7 @@ from .operations import Operations
 from .plugins import PluginHost, get_plugin_host
 from .runner import SyncRunner
 from .tenancy import TenantContext, TenantScope
+from .transactions import check_isolation
 from .urls import MEMORY, DatabaseURL, parse_url
 
 #: Options from the seed documents and the 2.x release, with what they mean here.
@@ -167,6 +169,58 @@ class DataFlow:
     def nodes(self, model: Any) -> dict[str, str]:
         """Node names of a model by operation: ``{'create': 'UserCreateNode', …}``."""
         return {op: cls.__name__ for op, cls in self._nodes[self.get_model(model).name].items()}
+
+    # --- transactions ------------------------------------------------------------------------------------------------
+
+    async def _prepare_all(self) -> None:
+        """Create pending tables now, so no DDL happens inside a user's transaction."""
+        for spec in list(self.models.values()):
+            await self._ready(spec)
+        await self.backend.open()
+
+    @asynccontextmanager
+    async def transaction(self, isolation_level: str | None = None) -> AsyncIterator[Any]:
+        """``async with db.transaction():`` — express calls and workflow runs inside share one transaction.
+
+        Nested blocks are savepoints; an exception rolls back to where its block began.
+        """
+        self._check_open()
+        await self._prepare_all()
+        async with self.backend.transaction(check_isolation(isolation_level)) as handle:
+            yield handle
+
+    @contextmanager
+    def transaction_sync(self, isolation_level: str | None = None) -> Iterator[Any]:
+        """The synchronous twin of :meth:`transaction` (``with db.transaction_sync():``)."""
+        self._check_open()
+        backend = self.backend
+        run = self._runner.run_on_portal
+        run(self._prepare_all())
+        current = backend.current_transaction()
+        if current is not None:
+            name = run(current.savepoint())
+            try:
+                yield current
+            except BaseException:
+                if current.active:
+                    run(current.rollback_to(name))
+                raise
+            else:
+                run(current.release(name))
+            return
+        handle = run(backend.begin(check_isolation(isolation_level)))
+        token = backend.bind(handle)
+        try:
+            yield handle
+        except BaseException:
+            if handle.active:
+                run(handle.rollback())
+            raise
+        else:
+            if handle.active:
+                run(handle.commit())
+        finally:
+            backend.unbind(token)
 
     # --- tenancy -----------------------------------------------------------------------------------------------------
 

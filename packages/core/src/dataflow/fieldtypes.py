@@ -75,7 +75,11 @@ def coerce_int(value: Any) -> int:
 
 def coerce_float(value: Any) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        result = float(value)
+        if not math.isfinite(result):
+            raise FieldTypeError(f"float value must be finite, got {result}: NaN and infinity are not stored alike on "
+                                 "every backend")
+        return result
     raise _type_error("float", value)
 
 

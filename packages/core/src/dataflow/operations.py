@@ -51,7 +51,7 @@ class Operations:
     def writer(self, model: ModelSpec) -> RowWriter:
         writer = self._writers.get(model.name)
         if writer is None:
-            writer = self._writers[model.name] = RowWriter(model)
+            writer = self._writers[model.name] = RowWriter(model, self.df.backend.capabilities.text_nul)
         return writer
 
     # --- helpers -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+from math import isfinite
 from typing import Any
 
 from .fieldtypes import INT64_MAX, INT64_MIN
@@ -29,8 +30,9 @@ def now() -> dt.datetime:
 class RowWriter:
     """Checks and completes records for one model."""
 
-    def __init__(self, model: ModelSpec) -> None:
+    def __init__(self, model: ModelSpec, text_nul: bool = True) -> None:
         self.model = model
+        self.text_nul = text_nul
         self.writable = {f.name: f for f in model.user_fields}
         self.plan = [
             (f.name, f.type.coerce, f.nullable, f.has_default, f.primary_key, f, _EXACT.get(f.kind))
@@ -65,9 +67,12 @@ class RowWriter:
                 return None
             raise FieldTypeError(f"{self.where(index)}: field {name!r} cannot be null")
         try:
-            return spec.type.coerce(value)
+            value = spec.type.coerce(value)
         except FieldTypeError as exc:
             raise FieldTypeError(f"{self.where(index)}: field {name!r}: {exc.message}", field=name) from None
+        if not self.text_nul and isinstance(value, str) and "\x00" in value:
+            raise self._nul(name, index)
+        return value
 
     def new_row(self, record: dict, index: int | None = None, stamp: dt.datetime | None = None) -> dict:
         """A complete row for INSERT: every field present, defaults applied, values coerced."""
@@ -76,7 +81,9 @@ class RowWriter:
         missing = []
         for name, coerce, nullable, has_default, is_pk, spec, exact in self.plan:
             value = record.get(name, _MISSING)
-            if type(value) is exact:  # the common case: already the canonical type
+            if type(value) is exact and (exact is not float or isfinite(value)):  # already canonical
+                if exact is str and not self.text_nul and "\x00" in value:
+                    raise self._nul(name, index)
                 row[name] = value
                 continue
             if value is _MISSING:
@@ -99,6 +106,8 @@ class RowWriter:
                 row[name] = coerce(value)
             except FieldTypeError as exc:
                 raise FieldTypeError(f"{self.where(index)}: field {name!r}: {exc.message}", field=name) from None
+            if not self.text_nul and isinstance(row[name], str) and "\x00" in row[name]:
+                raise self._nul(name, index)
         if missing:
             raise MissingFieldError(
                 f"{self.where(index)}: missing required field(s) {', '.join(missing)}", fields=missing
@@ -157,7 +166,10 @@ class RowWriter:
                     return None
                 kinds.discard(type(None))
             if exact is not None and kinds <= {exact}:
-                pass
+                if exact is str and not self.text_nul and any("\x00" in v for v in col if v is not None):
+                    return None
+                if exact is float and not all(isfinite(v) for v in col if v is not None):
+                    return None
             elif spec.kind == "int" and kinds <= {int}:
                 present = [v for v in col if v is not None] if nullable else col
                 if present and (min(present) < INT64_MIN or max(present) > INT64_MAX):
@@ -173,6 +185,10 @@ class RowWriter:
             columns += ["created_at", "updated_at"]
             values += [[stamp] * len(records), [stamp] * len(records)]
         return columns, values
+
+    def _nul(self, name: str, index: int | None) -> FieldTypeError:
+        return FieldTypeError(f"{self.where(index)}: field {name!r} contains a NUL character (\\x00), which this "
+                              "database cannot store in text", field=name)
 
     def changes(self, values: dict, index: int | None = None) -> dict:
         """Coerced values for UPDATE; the key and managed fields cannot change."""

@@ -45,6 +45,12 @@ class SyncRunner:
             return self._thread_loop().run_until_complete(coro)
         return asyncio.run_coroutine_threadsafe(coro, self._portal_loop()).result()
 
+    def run_on_portal(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run on the portal loop (a daemon thread): for resources that must outlive one call."""
+        if self.inline:
+            return drive_inline(coro)
+        return asyncio.run_coroutine_threadsafe(coro, self._portal_loop()).result()
+
     def _thread_loop(self) -> asyncio.AbstractEventLoop:
         loop = getattr(self._local, "loop", None)
         if loop is None or loop.is_closed():

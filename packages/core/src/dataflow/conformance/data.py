@@ -9,7 +9,7 @@ are the same on every backend.
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 UTC = dt.timezone.utc
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
@@ -31,15 +31,15 @@ def declare_sample(h: Any) -> Any:
     @h.model
     class Sample:
         label: str
-        name: Optional[str] = None
-        n: Optional[int] = None
-        x: Optional[float] = None
-        flag: Optional[bool] = None
-        at: Optional[dt.datetime] = None
-        day: Optional[dt.date] = None
-        amount: Optional[Decimal] = None
-        meta: Optional[dict] = None
-        tags: Optional[list] = None
+        name: str | None = None
+        n: int | None = None
+        x: float | None = None
+        flag: bool | None = None
+        at: dt.datetime | None = None
+        day: dt.date | None = None
+        amount: Decimal | None = None
+        meta: dict | None = None
+        tags: list | None = None
 
     return h.spec("Sample")
 

@@ -32,6 +32,8 @@ from typing import Any
 
 import pytest
 
+from .markers import MARKER, requires
+
 pytest.register_assert_rewrite(
     "dataflow.conformance.suite",
     "dataflow.conformance.harness",
@@ -40,12 +42,13 @@ pytest.register_assert_rewrite(
     "dataflow.conformance.strategies",
 )
 
+__all__ = ["requires", "drop_tables", "backend_class", "ledger_id", "read_ledger"]
+
 DEFAULT_URL = "sqlite:///:memory:"
 URL_ENV = "DATAFLOW_TEST_URL"
 EXAMPLES_ENV = "DATAFLOW_TEST_EXAMPLES"
 DEFAULT_EXAMPLES = 100
 LEDGER = "EXPECTED_FAILURES"
-MARKER = "dataflow_requires"
 
 
 # --- options and markers ------------------------------------------------------------------------------------
@@ -73,17 +76,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}(*capabilities): skip unless the backend under test declares these dataflow.backend.Capabilities",
     )
-
-
-def requires(*capabilities: str) -> pytest.MarkDecorator:
-    """Mark a test (or a suite class) as needing backend capabilities, e.g. ``@requires("returning")``."""
-    from dataflow.backend import Capabilities
-
-    valid = Capabilities().names()
-    unknown = [c for c in capabilities if c not in valid]
-    if not capabilities or unknown:
-        raise ValueError(f"requires(): unknown capability {unknown or '(none given)'}; valid: {', '.join(valid)}")
-    return getattr(pytest.mark, MARKER)(*capabilities)
 
 
 # --- fixtures ------------------------------------------------------------------------------------------------------
@@ -262,11 +254,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             else:
                 targets = []
                 if not _defined(module, test_id):
-                    problems.append(f"{module.__name__}: {test_id!r} names no test")
+                    problems.append(f"{_where(module)}: {test_id!r} names no test")
                 elif _base(test_id) in by_base and not _narrowed(config):
                     params = sorted(re.sub(r"^[^\[]*", "", ledger_id(i)) for i in by_base[_base(test_id)])
-                    problems.append(f"{module.__name__}: {test_id!r} names no parameter of the test; it has {params}")
+                    problems.append(f"{_where(module)}: {test_id!r} names no parameter of the test; it has {params}")
             for item in targets:
                 item.add_marker(pytest.mark.xfail(reason=f"expected failure: {reason}", strict=True))
     if problems:
         raise pytest.UsageError(f"{LEDGER} lists tests that do not exist:\n  " + "\n  ".join(problems))
+
+
+def _where(module: Any) -> str:
+    return getattr(module, "__file__", None) or module.__name__

@@ -4,7 +4,16 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .data import CONTAINS_TEXT, JSON_PATHS, JSON_VALUES, LIKE_PATTERNS, REGEX_PATTERNS, SCALAR_FIELDS, SORTABLE, VALUE_POOLS
+from .data import (
+    CONTAINS_TEXT,
+    JSON_PATHS,
+    JSON_VALUES,
+    LIKE_PATTERNS,
+    REGEX_PATTERNS,
+    SCALAR_FIELDS,
+    SORTABLE,
+    VALUE_POOLS,
+)
 
 ORDERED = ("gt", "gte", "lt", "lte")
 LIKE_ALPHABET = ["a", "A", "b", "e", "é", "É", "l", "i", "%", "_", "\\", " ", "1", "0", "🎉", "'"]
@@ -149,4 +158,5 @@ def order_by(draw: Any, sortable: list[str] = SORTABLE) -> Any:
 
 
 SCALARS_NO_DECIMAL = [f for f in SCALAR_FIELDS if f != "amount"]
+SORTABLE_NO_DECIMAL = [f for f in SORTABLE if f != "amount"]
 JSON_FIELDS = [*JSON_PATHS, "meta", "tags"]

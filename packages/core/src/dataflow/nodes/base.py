@@ -21,7 +21,7 @@ from kailash.nodes.base_async import AsyncNode
 from kailash.runtime.local import ContentAwareExecutionError
 from kailash.sdk_exceptions import NodeExecutionError
 
-from ..errors import DataFlowError, ValidationError
+from ..errors import DataFlowError, UnknownFieldError, ValidationError
 
 if TYPE_CHECKING:
     from ..dataflow import DataFlow
@@ -80,6 +80,11 @@ class DataFlowNode(AsyncNode):
             del params[key]
         unknown = params.keys() - self._allowed
         if unknown:
+            if self.operation in ("create", "update"):
+                name = sorted(unknown)[0]
+                fields = ", ".join(f.name for f in self.model.user_fields)
+                raise UnknownFieldError(f"{self.model.name}: unknown field {name!r} for {type(self).__name__}; "
+                                        f"fields: {fields}", field=name)
             raise ValidationError(
                 f"unknown parameter(s) {sorted(unknown)} for {type(self).__name__}; valid: {', '.join(sorted(self._allowed))}"
             )

@@ -18,6 +18,12 @@ JSON_SCALARS = (str, int, float, bool, type(None))
 _PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
+def _close_escape(pattern: str) -> str:
+    """A pattern ending in a lone ``\\`` means a literal backslash; spell it so every database agrees."""
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    return pattern + "\\" if trailing % 2 else pattern
+
+
 def parse_filter(filter: Any, model: ModelSpec, operators: OperatorRegistry | None = None) -> Expr:
     """``filter`` (dict or None) → :class:`Expr`. ``None`` and ``{}`` match every row."""
     if filter is None:
@@ -135,7 +141,7 @@ class _Parser:
             self._text_field(ref, op, path)
             if not isinstance(value, str):
                 raise FilterError(f"${op} takes a string pattern, got {type(value).__name__}", path=path)
-            return Cmp(ref, op, value)
+            return Cmp(ref, op, _close_escape(value))
         if op == "contains":
             return Cmp(ref, op, self._contains_value(ref, value, path))
         if op in ("exists", "null"):

@@ -1,0 +1,21 @@
+"""The conformance suites. Subclass each one in a backend's test module (names ending in ``Suite`` are never
+collected themselves)::
+
+    class TestTypes(suite.TypesSuite): pass
+"""
+
+from .bad_input import BadInputSuite
+from .base import SuiteBase
+from .express import ExpressSuite
+from .filters import FiltersSuite
+from .nodes import NodesSuite
+from .ordering import OrderingSuite
+from .roundtrip import SchemaSuite, TypesSuite
+from .writes import BulkSuite, SoftDeleteSuite, UpsertSuite
+
+#: every suite, in the order a backend's test module lists them
+ALL_SUITES = (SchemaSuite, TypesSuite, NodesSuite, FiltersSuite, OrderingSuite, SoftDeleteSuite, UpsertSuite,
+              BulkSuite, ExpressSuite, BadInputSuite)
+
+__all__ = ["ALL_SUITES", "BadInputSuite", "BulkSuite", "ExpressSuite", "FiltersSuite", "NodesSuite", "OrderingSuite",
+           "SchemaSuite", "SoftDeleteSuite", "SuiteBase", "TypesSuite", "UpsertSuite"]
