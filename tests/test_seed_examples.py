@@ -24,9 +24,9 @@ Substitutions, made by the tests below at run time and nowhere else:
 Not run here (each listed in ``NOT_RUN``, so nothing is skipped silently):
 
 * Covered by the PostgreSQL issue: quickstart "Option 3" (``postgresql://`` and ``mysql://`` URLs),
-  the bash half of "Option 4", "Working with Existing Databases" (which also needs
-  ``discover_schema()`` and ``register_schema_as_models()``, not implemented), "DataFlow + Nexus
-  Integration" (also needs ``nexus``), and the PostgreSQL form of the three URL-swapped examples.
+  the bash half of "Option 4", "Working with Existing Databases" (``discover_schema()`` and
+  ``register_schema_as_models()`` on an existing PostgreSQL database), "DataFlow + Nexus Integration"
+  (also needs ``nexus``), and the PostgreSQL form of the three URL-swapped examples.
 * skill "With Nexus" and "With Core SDK": placeholder URL ``"..."`` and config ``{...}``; the first
   also needs ``nexus`` and ``db.get_workflows()``.
 """
@@ -54,7 +54,7 @@ NOT_RUN = {
     ("dataflow-quickstart.md", 'db = DataFlow("postgresql://user:password@localhost:5432/database")'):
         "PostgreSQL and MySQL URLs: covered by the PostgreSQL issue",
     ("dataflow-quickstart.md", 'database_url="postgresql://user:pass@localhost/existing_db",'):
-        "PostgreSQL, discover_schema() and register_schema_as_models(): covered by the PostgreSQL issue",
+        "an existing PostgreSQL database, discovered and registered: covered by the PostgreSQL issue",
     ("dataflow-quickstart.md", "app = Nexus(auto_discovery=False)  # CRITICAL: Prevents blocking"):
         "PostgreSQL and nexus (not a dependency): covered by the PostgreSQL issue",
     ("dataflow-skill.md", "nexus = Nexus(db.get_workflows())"):

@@ -85,6 +85,7 @@ class PostgresBackend(SQLBackend):
         self._tx: contextvars.ContextVar[Any] = contextvars.ContextVar(f"dataflow_pg_tx_{id(self)}", default=None)
         self._closed = False
         self.unicode_collation: str | None = None
+        self._connections: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
     def make_dialect(self):
         return postgresql.asyncpg.dialect(paramstyle="numeric_dollar")
@@ -168,6 +169,7 @@ class PostgresBackend(SQLBackend):
 
     async def _init_connection(self, conn: Any) -> None:
         """Run plugins' connection setup; an implementation may return an awaitable (asyncpg is async)."""
+        self._connections.add(conn)
         if conn.get_server_version().major >= 17:
             self.unicode_collation = "pg_c_utf8"
         for result in self.host.hook.dataflow_connection_opened(connection=conn, backend=self):
@@ -181,8 +183,15 @@ class PostgresBackend(SQLBackend):
     async def open(self) -> None:
         await self._pool()
 
+    def _announce_closing(self) -> None:
+        for conn in list(self._connections):
+            if not conn.is_closed():
+                self.host.hook.dataflow_connection_closing(connection=conn, backend=self)
+        self._connections = weakref.WeakSet()
+
     async def close(self) -> None:
         self._closed = True
+        self._announce_closing()
         pools = list(self._pools.items())
         self._pools.clear()
         current = asyncio.get_running_loop()
@@ -194,6 +203,7 @@ class PostgresBackend(SQLBackend):
 
     def close_sync(self) -> None:
         self._closed = True
+        self._announce_closing()
         for pool in list(self._pools.values()):
             pool.terminate()
         self._pools.clear()
@@ -261,6 +271,7 @@ class PostgresBackend(SQLBackend):
         return DatabaseError(f"PostgreSQL error: {mask_secrets(message, self.url)}", orig=exc, sql=sql)
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        self.observe(sql, params)
         try:
             async with self._conn() as conn:
                 return [tuple(r) for r in await conn.fetch(sql, *params)]
@@ -270,6 +281,7 @@ class PostgresBackend(SQLBackend):
             raise self._translate(exc, sql) from exc
 
     async def execute(self, sql: str, params: Sequence[Any]) -> int:
+        self.observe(sql, params)
         try:
             async with self._conn() as conn:
                 status = await conn.execute(sql, *params)
@@ -281,6 +293,7 @@ class PostgresBackend(SQLBackend):
         return int(tail) if tail.isdigit() else 0
 
     async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.observe(sql, rows)
         try:
             async with self._conn() as conn:
                 await conn.executemany(sql, rows)
@@ -350,6 +363,7 @@ class PostgresBackend(SQLBackend):
         if current is not None and current.loop is not asyncio.get_running_loop():
             await _ForeignLoop(current).run(self._copy(model, columns, records))
             return
+        self.observe(f"COPY {model.table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)", records)
         async with self.unit() as tx, tx.lock:
             try:
                 await tx.conn.copy_records_to_table(model.table, records=records, columns=list(columns),

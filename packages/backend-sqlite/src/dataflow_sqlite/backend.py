@@ -208,6 +208,8 @@ class SQLiteBackend(SQLBackend):
 
     def _cursor_run(self, sql: str, params: Sequence[Any], many: bool = False) -> sqlite3.Cursor:
         conn = self._conn or self.open_sync()
+        if self.echo or self.host._observe:
+            self.observe(sql, params)
         try:
             return conn.executemany(sql, params) if many else conn.execute(sql, params)
         except sqlite3.Error as exc:

@@ -99,22 +99,15 @@ def to_utc(value: dt.datetime) -> dt.datetime:
 def coerce_datetime(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return to_utc(value)
-    if isinstance(value, str):
-        try:
-            return to_utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
-        except ValueError:
-            raise FieldTypeError(f"expected datetime or ISO-8601 text, got {_short(value)}") from None
-    raise _type_error("datetime", value)
+    hint = " (pass a datetime object, e.g. datetime.fromisoformat(text), not text)" if isinstance(value, str) else ""
+    raise _type_error("datetime", value, hint)
 
 
 def coerce_date(value: Any) -> dt.date:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise FieldTypeError(f"expected date or 'YYYY-MM-DD', got {_short(value)}") from None
+        raise _type_error("date", value, " (pass a date object, e.g. date.fromisoformat(text), not text)")
     raise _type_error("date", value, " (a datetime is not a date; use .date())" if isinstance(value, dt.datetime) else "")
 
 

@@ -44,6 +44,7 @@ class PluginHost:
         self._observe = bool(pm.hook.dataflow_query_compiled.get_hookimpls())
 
     def observe_query(self, sql: str, params: Any, backend: Any) -> None:
+        """Tell plugins about a statement (only when one implements the hook: this is on the hot path)."""
         if self._observe:
             self.hook.dataflow_query_compiled(sql=sql, params=params, backend=backend)
 

@@ -8,6 +8,7 @@ backend supplies the dialect, column types and four driver methods.
 
 from __future__ import annotations
 
+import logging
 from abc import abstractmethod
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Callable, ClassVar, Sequence
@@ -23,6 +24,7 @@ from ..query.order import OrderItem
 from .compiler import FilterCompiler
 
 Encoder = Callable[[Any], Any]
+_sql_log = logging.getLogger("dataflow.sql")
 
 
 class SQLBackend(Backend):
@@ -41,6 +43,7 @@ class SQLBackend(Backend):
         self.encoders: dict[str, Encoder] = {}
         self.decoders: dict[str, Encoder] = {}
         self._sql_cache: dict[Any, str] = {}
+        self.echo = bool(options.get("echo", False))
         self._row_decoders: dict[str, list[tuple[str, Encoder | None]]] = {}
 
     # --- what a dialect provides ------------------------------------------------------------------
@@ -317,9 +320,13 @@ class SQLBackend(Backend):
         params = compiled.params
         order = compiled.positiontup or []
         sql = str(compiled)
-        values = [params[name] for name in order]
-        self.host.observe_query(sql, values, self)
-        return sql, values
+        return sql, [params[name] for name in order]
+
+    def observe(self, sql: str, params: Any) -> None:
+        """Every statement passes here before the driver runs it: echo logging and the query hook."""
+        if self.echo:
+            _sql_log.info("%s", sql)
+        self.host.observe_query(sql, params, self)
 
     def where(self, model: ModelSpec, expr: Expr) -> Any:
         return self.compiler_class(self, self.table(model)).compile(expr)
