@@ -8,11 +8,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from kailash.runtime import LocalRuntime
-from kailash.workflow.builder import WorkflowBuilder
-
 from dataflow import DataFlow
 from dataflow.errors import DataFlowError
+from kailash.runtime import LocalRuntime
+from kailash.workflow.builder import WorkflowBuilder
 
 LEGACY_SQL = {
     "sqlite": [
@@ -283,7 +282,7 @@ def test_processes_starting_together_migrate_once(sql_url):
     declare(db, MODEL_V1)
     db.express_sync.create("Person", {"name": "Ann"})
     db.close()
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import sys
         from typing import Optional
         from dataflow import DataFlow

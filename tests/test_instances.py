@@ -1,12 +1,10 @@
 """Several DataFlow instances in one process: no silent sharing of node names."""
 
 import pytest
+from dataflow import DataFlow
+from dataflow.errors import BackendNotFoundError, ConfigurationError, ModelError, NodeNameConflictError
 from kailash.runtime import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
-
-from dataflow import DataFlow
-from dataflow.errors import BackendNotFoundError, ConfigurationError, ModelError
-from dataflow.errors import NodeNameConflictError
 
 
 def declare_account(db):

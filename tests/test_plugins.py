@@ -4,7 +4,6 @@ import sys
 import textwrap
 
 import pytest
-
 from dataflow import DataFlow, plugins
 from dataflow.errors import DuplicatePluginError, IncompatiblePluginError, PluginLoadError
 

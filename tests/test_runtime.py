@@ -7,11 +7,10 @@ import textwrap
 import threading
 
 import pytest
-from kailash.runtime import AsyncLocalRuntime, LocalRuntime
-from kailash.workflow.builder import WorkflowBuilder
-
 from dataflow import DataFlow
 from dataflow.errors import DataFlowError, NotFoundError
+from kailash.runtime import AsyncLocalRuntime, LocalRuntime
+from kailash.workflow.builder import WorkflowBuilder
 
 
 def dataflow_error(exc: BaseException) -> DataFlowError | None:

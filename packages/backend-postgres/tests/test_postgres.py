@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from dataflow import DataFlow
 from dataflow.errors import ConnectionFailedError, DuplicateKeyError, UpsertConflictTargetError
 

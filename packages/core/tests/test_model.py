@@ -2,10 +2,9 @@
 
 import datetime as dt
 import decimal
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
-
 from dataflow.errors import ModelError
 from dataflow.fieldtypes import FieldTypeRegistry
 from dataflow.model import declare, table_name_for
@@ -27,9 +26,9 @@ def test_types_and_nullability():
         raw: bytes
         doc: dict
         items: list
-        generic: Dict[str, Any]
-        lst: List[int]
-        maybe: Optional[int]
+        generic: dict[str, Any]
+        lst: list[int]
+        maybe: int | None
         union: int | None
         anything: Any = None
 

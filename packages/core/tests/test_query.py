@@ -3,7 +3,6 @@
 import datetime as dt
 
 import pytest
-
 from dataflow.errors import FilterError, UnsupportedOperatorError
 from dataflow.fieldtypes import FieldTypeRegistry
 from dataflow.model import declare

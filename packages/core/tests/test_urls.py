@@ -1,7 +1,6 @@
 """URL parsing: the seed's forms parse, and passwords never show."""
 
 import pytest
-
 from dataflow.errors import ConfigurationError
 from dataflow.urls import parse_url
 

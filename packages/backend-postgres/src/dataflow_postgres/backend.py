@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import datetime as dt
+import inspect
 import json
 import re
 import weakref
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
 from dataflow.backend import Capabilities, UpsertOutcome
 from dataflow.errors import (
     BackendDependencyError,
@@ -35,10 +34,10 @@ from dataflow.errors import (
     DuplicateKeyError,
     SchemaError,
 )
-from dataflow.model import ModelSpec
 from dataflow.sql import SQLBackend
 from dataflow.transactions import TransactionError, TransactionHandle, check_savepoint
 from dataflow.urls import mask_secrets
+from sqlalchemy.dialects import postgresql
 
 from .compiler import PostgresFilterCompiler
 
@@ -80,12 +79,12 @@ class PostgresBackend(SQLBackend):
         self.decoders = {"json": _decode_json, "datetime": _decode_datetime}
         self.pool_size = int(options.get("pool_size") or 10)
         self.connect_timeout = float(options.get("connect_timeout") or url.query.get("connect_timeout") or 10)
-        self._pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
-        self._pool_locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = weakref.WeakKeyDictionary()
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._pool_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
         self._tx: contextvars.ContextVar[Any] = contextvars.ContextVar(f"dataflow_pg_tx_{id(self)}", default=None)
         self._closed = False
         self.unicode_collation: str | None = None
-        self._connections: "weakref.WeakSet[Any]" = weakref.WeakSet()
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def make_dialect(self):
         return postgresql.asyncpg.dialect(paramstyle="numeric_dollar")
@@ -224,7 +223,7 @@ class PostgresBackend(SQLBackend):
 
     # --- transactions -------------------------------------------------------------------------------------------
 
-    async def begin(self, isolation_level: str | None = None) -> "PostgresTransaction":
+    async def begin(self, isolation_level: str | None = None) -> PostgresTransaction:
         pool = await self._pool()
         conn = await pool.acquire()
         try:
@@ -438,7 +437,7 @@ class PostgresBackend(SQLBackend):
 class _ForeignLoop(Exception):
     """A statement for a transaction whose connection lives on another (running) event loop."""
 
-    def __init__(self, handle: "PostgresTransaction") -> None:
+    def __init__(self, handle: PostgresTransaction) -> None:
         self.handle = handle
 
     async def run(self, coro: Any) -> Any:

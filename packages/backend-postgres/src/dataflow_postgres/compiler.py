@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
-
 from dataflow.query.ast import FieldRef
 from dataflow.sql.compiler import FilterCompiler
+from sqlalchemy.dialects.postgresql import JSONB
 
 JSON_KINDS = {"str": "string", "number": "number", "bool": "boolean"}
 

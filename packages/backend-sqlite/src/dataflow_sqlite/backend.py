@@ -20,12 +20,10 @@ import re
 import sqlite3
 import threading
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.schema import CreateIndex, CreateTable
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-
 from dataflow.backend import Capabilities
 from dataflow.errors import (
     ConnectionFailedError,
@@ -34,9 +32,11 @@ from dataflow.errors import (
     DataFlowError,
     DuplicateKeyError,
 )
-from dataflow.query.evaluate import like_regex, lookup, _same
+from dataflow.query.evaluate import _same, like_regex, lookup
 from dataflow.sql import SQLBackend
 from dataflow.transactions import TransactionError, TransactionHandle, check_savepoint
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from .compiler import SQLiteFilterCompiler
 
@@ -263,7 +263,7 @@ class SQLiteBackend(SQLBackend):
                 with self._turn:
                     self._turn.wait(0.01)
 
-    async def begin(self, isolation_level: str | None = None) -> "SQLiteTransaction":
+    async def begin(self, isolation_level: str | None = None) -> SQLiteTransaction:
         handle = SQLiteTransaction(self, isolation_level)
         while True:
             await self._wait_turn()
@@ -276,7 +276,7 @@ class SQLiteBackend(SQLBackend):
                     self._owner = handle
                     return handle
 
-    def _end(self, handle: "SQLiteTransaction", statement: str) -> None:
+    def _end(self, handle: SQLiteTransaction, statement: str) -> None:
         with self._lock:
             try:
                 if self._conn is not None and self._conn.in_transaction:

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-
 from dataflow.query.ast import FieldRef
 from dataflow.sql.compiler import FilterCompiler
 

@@ -9,8 +9,10 @@ timestamps and soft delete are core's job, so every backend behaves the same.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, AsyncContextManager, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from .model import ModelSpec
@@ -76,7 +78,7 @@ class Backend(ABC):
     blocking: ClassVar[bool] = False
     """True when the driver never suspends (embedded SQLite): sync callers run operations inline."""
 
-    def __init__(self, url: "DatabaseURL", host: "PluginHost", **options: Any) -> None:
+    def __init__(self, url: DatabaseURL, host: PluginHost, **options: Any) -> None:
         self.url = url
         self.host = host
         self.options = options
@@ -88,14 +90,14 @@ class Backend(ABC):
         """Connect (idempotent). Raise ConnectionFailedError with the password masked."""
 
     @abstractmethod
-    async def ensure_models(self, models: Sequence["ModelSpec"], *, create: bool) -> None:
+    async def ensure_models(self, models: Sequence[ModelSpec], *, create: bool) -> None:
         """Create missing tables and indexes (``create``) or only check they exist."""
 
     @abstractmethod
     async def close(self) -> None:
         """Release every connection. Safe to call twice."""
 
-    def close_sync(self) -> None:
+    def close_sync(self) -> None:  # noqa: B027 - optional hook, a no-op for most backends
         """Release connections from synchronous code; backends with loops override."""
 
     async def discover(self, tables: list[str] | None = None) -> dict:
@@ -121,7 +123,7 @@ class Backend(ABC):
         """The handle bound to the current context, or None."""
         return None
 
-    def transaction(self, isolation_level: str | None = None) -> AsyncContextManager[Any]:
+    def transaction(self, isolation_level: str | None = None) -> AbstractAsyncContextManager[Any]:
         """A unit of work: begin, or a savepoint inside a transaction; commit or roll back."""
         from .transactions import scope
 
@@ -130,32 +132,32 @@ class Backend(ABC):
     # --- data primitives (each is atomic on its own) -------------------------------------------
 
     @abstractmethod
-    async def insert(self, model: "ModelSpec", rows: list[dict], *, returning: bool) -> list[dict]:
+    async def insert(self, model: ModelSpec, rows: list[dict], *, returning: bool) -> list[dict]:
         """Insert rows (all or nothing). With ``returning``, give back the stored rows in order."""
 
-    async def insert_columns(self, model: "ModelSpec", columns: list[str], values: list[list]) -> None:
+    async def insert_columns(self, model: ModelSpec, columns: list[str], values: list[list]) -> None:
         """Bulk insert given column-wise (all or nothing). Backends override for speed."""
         rows = [dict(zip(columns, row)) for row in zip(*values)]
         await self.insert(model, rows, returning=False)
 
     @abstractmethod
-    async def select(self, model: "ModelSpec", where: "Expr", order: list["OrderItem"],
+    async def select(self, model: ModelSpec, where: Expr, order: list[OrderItem],
                      limit: int | None, offset: int) -> list[dict]:
         """Rows matching ``where``, sorted and paged."""
 
     @abstractmethod
-    async def count(self, model: "ModelSpec", where: "Expr") -> int:
+    async def count(self, model: ModelSpec, where: Expr) -> int:
         """How many rows match ``where``."""
 
     @abstractmethod
-    async def update(self, model: "ModelSpec", where: "Expr", values: dict, *, returning: bool) -> list[dict] | int:
+    async def update(self, model: ModelSpec, where: Expr, values: dict, *, returning: bool) -> list[dict] | int:
         """Set ``values`` on matching rows; the updated rows with ``returning``, else the count."""
 
     @abstractmethod
-    async def delete(self, model: "ModelSpec", where: "Expr") -> int:
+    async def delete(self, model: ModelSpec, where: Expr) -> int:
         """Delete matching rows; the count."""
 
     @abstractmethod
-    async def upsert(self, model: "ModelSpec", rows: list[dict], updates: list[dict], conflict_on: tuple[str, ...],
+    async def upsert(self, model: ModelSpec, rows: list[dict], updates: list[dict], conflict_on: tuple[str, ...],
                      *, returning: bool) -> UpsertOutcome:
         """Insert each row, or where ``conflict_on`` matches an existing row, apply ``updates[i]``."""

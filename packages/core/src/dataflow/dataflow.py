@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any
 
 from . import logs
 from .backend import Backend
 from .errors import ConfigurationError, ModelError
 from .express import Express, SyncExpress
 from .model import ModelSpec, declare, forbid_instantiation, model_from_table
-from .nodes import OPERATIONS
-from .nodes import ownership
+from .nodes import OPERATIONS, ownership
 from .operations import Operations
 from .plugins import PluginHost, get_plugin_host
 from .runner import SyncRunner
@@ -381,13 +381,13 @@ class DataFlow:
             names += [f"{spec_name}_{OPERATIONS[op]}" for op in nodes if op in OPERATIONS]
         ownership.release(self, names)
 
-    def __enter__(self) -> "DataFlow":
+    def __enter__(self) -> DataFlow:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    async def __aenter__(self) -> "DataFlow":
+    async def __aenter__(self) -> DataFlow:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -7,7 +7,8 @@ and never contain passwords: URLs are always shown masked.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 class DataFlowError(Exception):

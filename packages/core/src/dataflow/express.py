@@ -21,7 +21,7 @@ EXPRESS_LIST_LIMIT = 100
 class Express:
     """``await db.express.create("User", {...})`` and friends."""
 
-    def __init__(self, dataflow: "DataFlow") -> None:
+    def __init__(self, dataflow: DataFlow) -> None:
         self._df = dataflow
         self._ops = dataflow._ops
 
@@ -107,7 +107,7 @@ class Express:
 class SyncExpress:
     """The synchronous twin of :class:`Express`: same methods, same results, no ``await``."""
 
-    def __init__(self, dataflow: "DataFlow") -> None:
+    def __init__(self, dataflow: DataFlow) -> None:
         self._async = Express(dataflow)
         self._run = dataflow._runner.run
 

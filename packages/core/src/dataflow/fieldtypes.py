@@ -12,8 +12,9 @@ import datetime as dt
 import decimal
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .errors import FieldTypeError, ModelError
 
@@ -31,7 +32,7 @@ class FieldType:
     comparable: bool = True
     """Whether ``$gt``/``$lt`` and ordering are meaningful for it."""
     options: dict[str, Any] = field(default_factory=dict, compare=False)
-    backends: dict[str, "BackendType"] = field(default_factory=dict, compare=False)
+    backends: dict[str, BackendType] = field(default_factory=dict, compare=False)
     """Per backend name: how an extension type is stored (core kinds need none)."""
 
     def describe(self) -> str:

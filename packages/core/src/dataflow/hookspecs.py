@@ -28,17 +28,17 @@ hookimpl = pluggy.HookimplMarker("dataflow")
 
 
 @hookspec(historic=True)
-def dataflow_register_backends(registry: "BackendRegistry") -> None:
+def dataflow_register_backends(registry: BackendRegistry) -> None:
     """Add this plugin's Backend classes: ``registry.add(SQLiteBackend)``."""
 
 
 @hookspec(historic=True)
-def dataflow_register_field_types(registry: "FieldTypeRegistry") -> None:
+def dataflow_register_field_types(registry: FieldTypeRegistry) -> None:
     """Add field types (e.g. ``Vector[384]``) that models may annotate fields with."""
 
 
 @hookspec(historic=True)
-def dataflow_register_operators(registry: "OperatorRegistry") -> None:
+def dataflow_register_operators(registry: OperatorRegistry) -> None:
     """Add filter operators: value check, reference semantics, compile function per backend."""
 
 
@@ -46,12 +46,12 @@ def dataflow_register_operators(registry: "OperatorRegistry") -> None:
 
 
 @hookspec
-def dataflow_model_declared(model: "ModelSpec", backend_name: str) -> None:
+def dataflow_model_declared(model: ModelSpec, backend_name: str) -> None:
     """Validate a model as it is declared; raise ModelError to reject it."""
 
 
 @hookspec
-def dataflow_generate_nodes(model: "ModelSpec", dataflow: Any) -> list[tuple[str, type]]:
+def dataflow_generate_nodes(model: ModelSpec, dataflow: Any) -> list[tuple[str, type]]:
     """Return ``(operation, node class)`` pairs for a model; results of all plugins are concatenated."""
 
 
@@ -59,7 +59,7 @@ def dataflow_generate_nodes(model: "ModelSpec", dataflow: Any) -> list[tuple[str
 
 
 @hookspec
-def dataflow_query_compiled(sql: str, params: Any, backend: "Backend") -> None:
+def dataflow_query_compiled(sql: str, params: Any, backend: Backend) -> None:
     """Observe a compiled statement (logging, tracing); never mutate it. Parameters may hold user data."""
 
 
@@ -67,17 +67,17 @@ def dataflow_query_compiled(sql: str, params: Any, backend: "Backend") -> None:
 
 
 @hookspec
-def dataflow_connection_opened(connection: Any, backend: "Backend") -> None:
+def dataflow_connection_opened(connection: Any, backend: Backend) -> None:
     """Prepare a new driver connection: extensions, type adapters, session options.
 
     With an async driver an implementation may return an awaitable; the backend awaits it."""
 
 
 @hookspec
-def dataflow_connection_closing(connection: Any, backend: "Backend") -> None:
+def dataflow_connection_closing(connection: Any, backend: Backend) -> None:
     """Release per-connection resources just before the connection closes."""
 
 
 @hookspec(firstresult=True)
-def dataflow_translate_error(error: BaseException, backend: "Backend") -> "DataFlowError | None":
+def dataflow_translate_error(error: BaseException, backend: Backend) -> DataFlowError | None:
     """Turn a driver exception into a DataFlowError, or return None. Stops at the first answer."""

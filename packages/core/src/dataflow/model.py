@@ -11,8 +11,9 @@ import re
 import types
 import typing
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import fieldtypes as ft
 from .errors import ModelError, ModelInstantiationError
@@ -157,9 +158,9 @@ def resolve_annotation(annotation: Any, registry: ft.FieldTypeRegistry) -> tuple
     found = registry.resolve(inner)
     if found is None:
         origin = typing.get_origin(inner)
-        if origin in (list, typing.List):
+        if origin in (list, list):
             found = ft.JSON_LIST
-        elif origin in (dict, typing.Dict):
+        elif origin in (dict, dict):
             found = ft.JSON_DICT
     if found is None:
         raise ModelError(f"unsupported field type {inner!r}; supported: {', '.join(registry.supported())}")

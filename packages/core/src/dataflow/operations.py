@@ -44,7 +44,7 @@ def _int_param(value: Any, name: str, default: int | None) -> int:
 class Operations:
     """The operation layer of one DataFlow instance."""
 
-    def __init__(self, dataflow: "DataFlow") -> None:
+    def __init__(self, dataflow: DataFlow) -> None:
         self.df = dataflow
         self._writers: dict[str, RowWriter] = {}
 

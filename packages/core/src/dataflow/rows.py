@@ -12,8 +12,8 @@ import operator
 from math import isfinite
 from typing import Any
 
-from .fieldtypes import INT64_MAX, INT64_MIN
 from .errors import FieldTypeError, MissingFieldError, UnknownFieldError, ValidationError
+from .fieldtypes import INT64_MAX, INT64_MIN
 from .model import MANAGED_FIELDS, ModelSpec
 
 UTC = dt.timezone.utc

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import contextvars
 import re
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 from .errors import DataFlowError, ValidationError
 

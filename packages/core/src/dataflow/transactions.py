@@ -14,8 +14,9 @@ built on that:
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 from .errors import DataFlowError, ValidationError
 

@@ -10,8 +10,8 @@ contain ``#``, ``$``, ``@`` or ``/`` unencoded: the userinfo ends at the last
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 from urllib.parse import parse_qsl, unquote
 
 from .errors import ConfigurationError

@@ -51,7 +51,7 @@ class DataFlowNode(AsyncNode):
     """Base of generated model nodes. Subclasses are made by :func:`make_node_class`."""
 
     operation: ClassVar[str]
-    model: ClassVar["ModelSpec"]
+    model: ClassVar[ModelSpec]
     _dataflow_ref: ClassVar[weakref.ref]
     _parameters: ClassVar[dict[str, NodeParameter]]
     _allowed: ClassVar[frozenset[str]]
@@ -63,7 +63,7 @@ class DataFlowNode(AsyncNode):
         return outputs
 
     @classmethod
-    def dataflow(cls) -> "DataFlow":
+    def dataflow(cls) -> DataFlow:
         df = cls._dataflow_ref()
         if df is None or df.closed:
             raise ValidationError(
@@ -144,7 +144,7 @@ COMMON = {
 }
 
 
-def parameters_for(model: "ModelSpec", operation: str) -> dict[str, NodeParameter]:
+def parameters_for(model: ModelSpec, operation: str) -> dict[str, NodeParameter]:
     params: dict[str, NodeParameter] = {}
     if operation == "create":
         params["data"] = _param("data", "the record as a dict (alternative to flat fields)")
@@ -161,7 +161,7 @@ def parameters_for(model: "ModelSpec", operation: str) -> dict[str, NodeParamete
     return params
 
 
-def make_node_class(dataflow: "DataFlow", model: "ModelSpec", operation: str, name: str) -> type[DataFlowNode]:
+def make_node_class(dataflow: DataFlow, model: ModelSpec, operation: str, name: str) -> type[DataFlowNode]:
     params = parameters_for(model, operation)
     doc = f"{OPERATIONS[operation]} operation of DataFlow model {model.name} (table {model.table})."
     return type(

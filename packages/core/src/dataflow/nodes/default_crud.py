@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..hookspecs import hookimpl
 from .base import OPERATIONS, make_node_class
 
-
 READ_ONLY = ("read", "list", "count")
 
 

@@ -25,13 +25,13 @@ _owners: dict[str, weakref.ref] = {}
 _lock = threading.Lock()
 
 
-def _live_owner(name: str) -> "DataFlow | None":
+def _live_owner(name: str) -> DataFlow | None:
     ref = _owners.get(name)
     owner = ref() if ref is not None else None
     return None if owner is None or owner.closed else owner
 
 
-def claim(dataflow: "DataFlow", names: list[str], model: str) -> None:
+def claim(dataflow: DataFlow, names: list[str], model: str) -> None:
     """Reserve ``names`` for ``dataflow`` or raise, naming the other instance and the fix."""
     with _lock:
         others = {n: o for n in names if (o := _live_owner(n)) is not None and o is not dataflow}
@@ -49,12 +49,12 @@ def claim(dataflow: "DataFlow", names: list[str], model: str) -> None:
             _owners[name] = weakref.ref(dataflow)
 
 
-def register(dataflow: "DataFlow", classes: dict[str, type]) -> None:
+def register(dataflow: DataFlow, classes: dict[str, type]) -> None:
     for name, cls in classes.items():
         NodeRegistry.register(cls, alias=name, allow_override=True)
 
 
-def release(dataflow: "DataFlow", names: list[str]) -> None:
+def release(dataflow: DataFlow, names: list[str]) -> None:
     """Give up ``names`` if ``dataflow`` still owns them (close())."""
     with _lock:
         for name in names:

@@ -40,19 +40,19 @@ class Cmp:
 
 @dataclass(frozen=True)
 class And:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)
 class Or:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)
 class Not:
-    item: "Expr"
+    item: Expr
 
 
-Expr = Union[Cmp, And, Or, Not]
+Expr = Union[Cmp, And, Or, Not]  # noqa: UP007 - a runtime alias; X | Y of forward names is not
 TRUE: Expr = And(())
 """The empty conjunction: matches every row."""

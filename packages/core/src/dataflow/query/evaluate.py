@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import decimal
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from .ast import And, Cmp, Expr, FieldRef, Not, Or
 from .operators import OperatorRegistry

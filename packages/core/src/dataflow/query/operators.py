@@ -7,8 +7,9 @@ value check, its reference evaluation and a compile function per backend.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import PluginError
 

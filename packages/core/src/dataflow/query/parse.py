@@ -6,6 +6,7 @@ silently. One parser serves every node, the express API and every backend.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -16,6 +17,15 @@ from .operators import COMPARISON, LOGICAL, REGEX_OPTIONS, OperatorRegistry, fie
 
 JSON_SCALARS = (str, int, float, bool, type(None))
 _PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def _iso(text: str, kind: str, path: str) -> Any:
+    try:
+        if kind == "date":
+            return dt.date.fromisoformat(text)
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise FilterError(f"invalid ISO-8601 {kind} {text!r}", path=path) from None
 
 
 def _close_escape(pattern: str) -> str:
@@ -199,6 +209,8 @@ class _Parser:
                 f"field {ref.name!r} is JSON: compare inside it with a dotted path ('{ref.name}.key') or $contains",
                 path=path,
             )
+        if isinstance(value, str) and ref.field.kind in ("datetime", "date"):
+            value = _iso(value, ref.field.kind, path)  # queries often arrive as text; stored values may not
         try:
             return ref.field.type.coerce(value)
         except FieldTypeError as exc:

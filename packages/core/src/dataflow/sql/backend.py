@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -246,7 +247,7 @@ class SQLBackend(Backend):
 
     def placeholder(self, n: int) -> str:
         """The driver's n-th positional parameter marker."""
-        return "?" if self.dialect.paramstyle == "qmark" else ("$%d" % n if "dollar" in self.dialect.paramstyle else "%s")
+        return "?" if self.dialect.paramstyle == "qmark" else (f"${n}" if "dollar" in self.dialect.paramstyle else "%s")
 
     async def change_column_type(self, model: ModelSpec, field) -> None:
         raise SchemaError(f"backend {self.name!r} cannot change the type of {model.table}.{field.name} in place")

@@ -9,7 +9,8 @@ follow :mod:`dataflow.query.evaluate` exactly: a negation is two-valued
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -27,7 +28,7 @@ _ORDERING = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": op
 class FilterCompiler:
     """Compile one filter for one table. Subclass per dialect; override the ``op_*`` hooks."""
 
-    def __init__(self, backend: "SQLBackend", table: sa.Table) -> None:
+    def __init__(self, backend: SQLBackend, table: sa.Table) -> None:
         self.backend = backend
         self.table = table
         self.encode: Callable[[str, Any], Any] = backend.encode_value

