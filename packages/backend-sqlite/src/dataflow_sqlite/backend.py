@@ -356,19 +356,25 @@ class SQLiteTransaction(TransactionHandle):
         self.active = False
         self.backend._end(self, "ROLLBACK")
 
-    async def savepoint(self, name: str | None = None) -> str:
+    async def _run(self, sql: str) -> None:
+        """A statement on behalf of this transaction, from whichever context holds the handle."""
         self.check_active()
+        token = self.backend.bind(self)
+        try:
+            await self.backend.execute(sql, ())
+        finally:
+            self.backend.unbind(token)
+
+    async def savepoint(self, name: str | None = None) -> str:
         name = check_savepoint(name or self.new_savepoint_name())
-        await self.backend.execute(f"SAVEPOINT {name}", ())
+        await self._run(f"SAVEPOINT {name}")
         return name
 
     async def rollback_to(self, name: str) -> None:
-        self.check_active()
-        await self.backend.execute(f"ROLLBACK TO SAVEPOINT {check_savepoint(name)}", ())
+        await self._run(f"ROLLBACK TO SAVEPOINT {check_savepoint(name)}")
 
     async def release(self, name: str) -> None:
-        self.check_active()
-        await self.backend.execute(f"RELEASE SAVEPOINT {check_savepoint(name)}", ())
+        await self._run(f"RELEASE SAVEPOINT {check_savepoint(name)}")
 
 
 class _Declared(sa.types.UserDefinedType):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -39,6 +40,14 @@ OPTIONS = {
     "echo": "log every SQL statement at INFO on the 'dataflow.sql' logger",
     "multi_tenant": "every model gets a tenant_id and is scoped to the bound tenant (see db.tenant())",
 }
+
+
+_live: "weakref.WeakSet[DataFlow]" = weakref.WeakSet()
+
+
+def live_dataflows() -> list["DataFlow"]:
+    """Open DataFlow instances of this process."""
+    return [db for db in list(_live) if not db.closed]
 
 
 class DataFlow:
@@ -81,6 +90,7 @@ class DataFlow:
         self.express = Express(self)
         self.express_sync = SyncExpress(self)
         logs.install()
+        _live.add(self)
 
     # --- identity --------------------------------------------------------------------------------------------
 

@@ -47,6 +47,12 @@ class NodeFailure(ContentAwareExecutionError, NodeExecutionError):
         self.failure_data = {"error": str(error), "code": error.code}
 
 
+def transaction_for(node: Any, dataflow: Any) -> Any:
+    from .transactions import transaction_for as lookup
+
+    return lookup(node, dataflow)
+
+
 class DataFlowNode(AsyncNode):
     """Base of generated model nodes. Subclasses are made by :func:`make_node_class`."""
 
@@ -91,11 +97,22 @@ class DataFlowNode(AsyncNode):
         return params
 
     async def execute_async(self, **inputs: Any) -> dict[str, Any]:
+        tx = None
         try:
             params = self._params(inputs)
             df = self.dataflow()
-            return await df._call(self.operation, self.model, params)
+            tx = transaction_for(self, df)
+            if tx is None:
+                return await df._call(self.operation, self.model, params)
+            await tx.check()
+            token = df.backend.bind(tx.handle)
+            try:
+                return await df._call(self.operation, self.model, params)
+            finally:
+                df.backend.unbind(token)
         except DataFlowError as error:
+            if tx is not None and tx.rollback_on_error and tx.failed_by is None:
+                await tx.fail(self.id)  # the whole scope goes, and nothing after this node can commit
             raise NodeFailure(self.id, type(self).__name__, error) from error
 
     async def async_run(self, **inputs: Any) -> dict[str, Any]:
