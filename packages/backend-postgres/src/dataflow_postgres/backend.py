@@ -161,6 +161,8 @@ class PostgresBackend(SQLBackend):
             raise ConnectionFailedError(
                 f"PostgreSQL at {self.url.masked()} did not answer within {self.connect_timeout:g} s"
             ) from None
+        except DataFlowError:
+            raise  # a plugin's connection setup failed: its own error says why
         except Exception as exc:
             raise ConnectionFailedError(
                 f"cannot connect to PostgreSQL at {self.url.masked()}: {self._describe(exc)}"
@@ -384,11 +386,13 @@ class PostgresBackend(SQLBackend):
         update_cols = tuple(updates[0])
         columns = tuple(rows[0])
         from_row = all(c in row and row[c] == u[c] for row, u in zip(rows, updates) for c in update_cols)
+        unnest = from_row and all(model.fields[c].kind in ARRAY_TYPES for c in columns)
         out_rows: list[dict] = []
         created: list[bool] = []
         async with self.unit():
-            for batch in _unique_batches(rows, updates, conflict_on, 50_000 if from_row else 1):
-                if from_row:
+            batch_size = 50_000 if unnest else (max(1, self.max_params // len(columns)) if from_row else 1)
+            for batch in _unique_batches(rows, updates, conflict_on, batch_size):
+                if unnest:
                     sql, params = self._upsert_unnest(model, columns, update_cols, conflict_on, [r for r, _ in batch])
                 else:
                     sql, params = self._upsert_statement(model, columns, update_cols, conflict_on, batch, from_row)

@@ -42,6 +42,11 @@ def dataflow_register_operators(registry: OperatorRegistry) -> None:
     """Add filter operators: value check, reference semantics, compile function per backend."""
 
 
+@hookspec
+def dataflow_backend_capabilities(backend_name: str) -> "dict | None":
+    """Capabilities an extension adds to a backend, e.g. ``{"vector_search": True}`` for postgres."""
+
+
 # --- Node generation -------------------------------------------------------------------------
 
 

@@ -43,6 +43,15 @@ class PluginHost:
         self.hook.dataflow_register_operators.call_historic(kwargs={"registry": self.operators})
         self._observe = bool(pm.hook.dataflow_query_compiled.get_hookimpls())
 
+    def capabilities(self, backend: Any) -> Any:
+        """A backend's declared capabilities plus what extension plugins add to it."""
+        import dataclasses
+
+        extra: dict[str, bool] = {}
+        for added in self.hook.dataflow_backend_capabilities(backend_name=backend.name):
+            extra.update(added or {})
+        return dataclasses.replace(backend.capabilities, **extra) if extra else backend.capabilities
+
     def observe_query(self, sql: str, params: Any, backend: Any) -> None:
         """Tell plugins about a statement (only when one implements the hook: this is on the hot path)."""
         if self._observe:
