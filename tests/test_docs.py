@@ -274,6 +274,7 @@ EXPECTED_ALL = [
     "NotFoundError",
     "SyncExpress",
     "TenantRequiredError",
+    "TransactionConflictError",
     "UnsupportedOperatorError",
     "UpsertConflictTargetError",
     "UpsertOutcome",

@@ -33,6 +33,7 @@ from dataflow.errors import (
     DataFlowError,
     DuplicateKeyError,
     SchemaError,
+    TransactionConflictError,
 )
 from dataflow.sql import SQLBackend
 from dataflow.transactions import TransactionError, TransactionHandle, check_savepoint
@@ -72,6 +73,7 @@ class PostgresBackend(SQLBackend):
     capabilities = Capabilities(returning=True, native_upsert=True, schemas=True, text_nul=False)
     compiler_class = PostgresFilterCompiler
     explicit_null_order = True
+    statement_failure_keeps_transaction = False
 
     def __init__(self, url, host, **options) -> None:
         super().__init__(url, host, **options)
@@ -256,6 +258,9 @@ class PostgresBackend(SQLBackend):
             return custom
         if isinstance(exc, DataFlowError):
             return exc
+        if isinstance(exc, (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)):
+            return TransactionConflictError(f"transaction aborted by PostgreSQL to stay consistent ({exc.sqlstate}); "
+                                            "retry it", orig=exc)
         if isinstance(exc, asyncpg.UniqueViolationError):
             cols = _key_columns(exc)
             return DuplicateKeyError(

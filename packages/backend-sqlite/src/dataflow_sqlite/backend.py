@@ -202,6 +202,7 @@ class SQLiteBackend(SQLBackend):
         if isinstance(exc, sqlite3.IntegrityError):
             if "UNIQUE" in text or "PRIMARY KEY" in text:
                 cols = text.split(":", 1)[1].strip() if ":" in text else "?"
+                cols = ", ".join(c.strip().rsplit(".", 1)[-1] for c in cols.split(","))
                 return DuplicateKeyError(f"duplicate key: a row with the same {cols} already exists", orig=exc, columns=cols)
             return ConstraintError(f"constraint violated: {text}", orig=exc)
         return DatabaseError(f"SQLite error: {text}", orig=exc, sql=sql)

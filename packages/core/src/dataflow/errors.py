@@ -179,6 +179,13 @@ class SchemaError(DatabaseError):
     code = "DF-504"
 
 
+class TransactionConflictError(DatabaseError):
+    """The database aborted a transaction to keep it serializable (or broke a deadlock): retry it."""
+
+    code = "DF-511"
+    retryable = True
+
+
 class UpsertConflictTargetError(ValidationError):
     """The conflict target of an upsert matches no primary key or unique index."""
 

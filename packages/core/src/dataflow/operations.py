@@ -8,6 +8,7 @@ are decided here, so every backend behaves the same.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -39,6 +40,22 @@ def _int_param(value: Any, name: str, default: int | None) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise FilterError(f"{name} must be a non-negative integer, got {value!r}", path=name)
     return value
+
+
+def atomic(method: Any) -> Any:
+    """Inside a user's transaction, run the operation in a savepoint: a failed operation undoes
+    only itself and leaves the transaction usable (on PostgreSQL a failed statement would
+    otherwise abort the whole transaction; SQLite would undo just the statement)."""
+
+    @functools.wraps(method)
+    async def wrapper(self: "Operations", model: ModelSpec, *args: Any, **kwargs: Any) -> Any:
+        backend = self.df.backend
+        if backend.current_transaction() is None:
+            return await method(self, model, *args, **kwargs)
+        async with backend.transaction():
+            return await method(self, model, *args, **kwargs)
+
+    return wrapper
 
 
 class Operations:
@@ -100,11 +117,13 @@ class Operations:
 
     # --- single records -----------------------------------------------------------------------------------
 
+    @atomic
     async def create(self, model: ModelSpec, record: dict) -> dict:
         row = self._tenant_rows(model, [self.writer(model).new_row(record)])[0]
         backend = await self._backend(model)
         return (await backend.insert(model, [row], returning=True))[0]
 
+    @atomic
     async def read(self, model: ModelSpec, params: dict) -> dict:
         include_deleted = bool(params.get("include_deleted", False))
         raise_missing = params.get("raise_on_not_found", True)
@@ -125,6 +144,7 @@ class Operations:
             raise self._not_found(model, key)
         return {"id": key, "found": False}
 
+    @atomic
     async def update(self, model: ModelSpec, key_params: dict, values: dict) -> dict:
         writer = self.writer(model)
         changes = writer.changes(values)
@@ -150,6 +170,7 @@ class Operations:
             raise self._not_found(model, key)
         return {**rows[0], "updated": True}
 
+    @atomic
     async def delete(self, model: ModelSpec, params: dict) -> dict:
         key = self._id_from(model, params)
         backend = await self._backend(model)
@@ -165,6 +186,7 @@ class Operations:
 
     # --- queries -----------------------------------------------------------------------------------------------------
 
+    @atomic
     async def list(self, model: ModelSpec, params: dict, default_limit: int = DEFAULT_LIST_LIMIT) -> dict:
         include_deleted = bool(params.get("include_deleted", False))
         where = self._filter(model, params.get("filter"), include_deleted)
@@ -180,6 +202,7 @@ class Operations:
             rows.pop()
         return {"records": rows, "count": len(rows), "limit": limit, "offset": offset, "has_more": has_more}
 
+    @atomic
     async def count(self, model: ModelSpec, params: dict) -> dict:
         where = self._filter(model, params.get("filter"), bool(params.get("include_deleted", False)))
         backend = await self._backend(model)
@@ -211,6 +234,7 @@ class Operations:
                 return tuple(match)
         return target  # pragma: no cover
 
+    @atomic
     async def upsert(self, model: ModelSpec, params: dict) -> dict:
         where = params.get("where")
         if not isinstance(where, dict) or not where:
@@ -264,6 +288,7 @@ class Operations:
             raise ValidationError(f"{model.name} {op}: 'data' must be a list of records, got {type(data).__name__}")
         return list(data)
 
+    @atomic
     async def bulk_create(self, model: ModelSpec, params: dict) -> dict:
         records = self._records(model, params.get("data"), "bulk_create")
         batch_size = _int_param(params.get("batch_size"), "batch_size", 1000) or 1000
@@ -322,6 +347,7 @@ class Operations:
                 keep = filtered
         return keep, len(rows) - len(keep)
 
+    @atomic
     async def bulk_update(self, model: ModelSpec, params: dict) -> dict:
         writer = self.writer(model)
         data = params.get("data")
@@ -365,6 +391,7 @@ class Operations:
                 f"{model.name} {op} with an empty filter would touch every record; pass confirmed=True to do that"
             )
 
+    @atomic
     async def bulk_delete(self, model: ModelSpec, params: dict) -> dict:
         writer = self.writer(model)
         ids = params.get("ids")
@@ -398,6 +425,7 @@ class Operations:
         return {"processed": count if processed is None else processed, "deleted": count,
                 "operation": "bulk_delete", "success": True}
 
+    @atomic
     async def bulk_upsert(self, model: ModelSpec, params: dict) -> dict:
         records = self._records(model, params.get("data"), "bulk_upsert")
         writer = self.writer(model)

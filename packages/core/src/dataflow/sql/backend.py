@@ -378,7 +378,7 @@ class SQLBackend(Backend):
         if returning:
             return await self._insert_returning_many(model, columns, rows, encoded)
         async with self.unit():
-            await self.execute_many(sql, encoded)
+            await self._execute_many_naming_row(sql, encoded)
         return []
 
     def encode_columns(self, model: ModelSpec, columns: Sequence[str], values: list[list]) -> list[tuple]:
@@ -401,7 +401,33 @@ class SQLBackend(Backend):
         sql = self.insert_sql(model, tuple(columns), False)
         rows = self.encode_columns(model, columns, values)
         async with self.unit():
+            await self._execute_many_naming_row(sql, rows)
+
+    async def _execute_many_naming_row(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """executemany, and on failure say which record failed (replayed row by row, then undone)."""
+        from ..errors import DataFlowError
+
+        try:
             await self.execute_many(sql, rows)
+        except DataFlowError as error:
+            if not self.statement_failure_keeps_transaction:
+                raise
+            handle = self.current_transaction()
+            name = await handle.savepoint()
+            try:
+                for index, row in enumerate(rows):
+                    try:
+                        await self.execute(sql, row)
+                    except DataFlowError:
+                        error.message = f"record at index {index}: {error.message}"
+                        error.args = (error.message,)
+                        break
+            finally:
+                await handle.rollback_to(name)
+            raise error
+
+    statement_failure_keeps_transaction: ClassVar[bool] = True
+    """After a failed statement the transaction is still usable (false on PostgreSQL)."""
 
     async def _insert_returning_many(self, model, columns, rows, encoded) -> list[dict]:
         result: list[dict] = []

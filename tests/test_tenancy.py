@@ -1,0 +1,177 @@
+"""The tenancy attack suite: every node and API path, every way of reaching another tenant's rows.
+
+Each attempt either fails closed (TenantRequiredError, NotFoundError, a refusal) or returns only the
+attacker's own rows; the victim's rows are checked to be unchanged afterwards. The number of attempted
+attacks is printed.
+"""
+
+import asyncio
+
+import pytest
+from kailash.runtime import AsyncLocalRuntime, LocalRuntime
+from kailash.workflow.builder import WorkflowBuilder
+
+from dataflow import DataFlow, TenantRequiredError
+from dataflow.errors import DataFlowError
+
+VICTIM, ATTACKER = "victim", "attacker"
+
+
+@pytest.fixture
+def db(sql_url):
+    db = DataFlow(sql_url, multi_tenant=True)
+
+    @db.model
+    class Secret:
+        id: str
+        title: str
+        level: int = 0
+        __dataflow__ = {"indexes": [{"name": "ux_secret_title", "fields": ["title"], "unique": True}]}
+
+    with db.tenant(VICTIM):
+        db.express_sync.bulk_create("Secret", [{"id": f"v{i}", "title": f"victim-{i}", "level": i} for i in range(3)])
+    with db.tenant(ATTACKER):
+        db.express_sync.create("Secret", {"id": "a0", "title": "attacker-0"})
+    yield db
+    db.close()
+
+
+def victim_rows(db):
+    with db.tenant(VICTIM):
+        return db.express_sync.list("Secret", order_by=["id"], include_deleted=True)
+
+
+def node(db, node_type, params, runtime="local"):
+    wf = WorkflowBuilder()
+    wf.add_node(node_type, "n", params)
+    if runtime == "local":
+        with LocalRuntime() as rt:
+            return rt.execute(wf.build())[0]["n"]
+
+    async def go():
+        return (await AsyncLocalRuntime().execute_workflow_async(wf.build(), inputs={}))[0]["n"]
+
+    return asyncio.run(go())
+
+
+OTHER_ID = "v1"
+LEAKY_FILTERS = [
+    {},
+    {"tenant_id": VICTIM},
+    {"$or": [{"tenant_id": VICTIM}, {"tenant_id": ATTACKER}]},
+    {"$or": [{"title": {"$like": "%"}}, {"id": OTHER_ID}]},
+    {"$not": {"tenant_id": ATTACKER}},
+    {"id": {"$in": ["v0", "v1", "v2", "a0"]}},
+    {"$nor": [{"level": 99}]},
+]
+
+
+def attacks():
+    """(name, callable(db) -> result or raises). Run with the attacker bound unless named 'unbound'."""
+    e = lambda db: db.express_sync  # noqa: E731
+    cases = [
+        ("express.read other id", lambda db: e(db).read("Secret", OTHER_ID)),
+        ("express.update other id", lambda db: e(db).update("Secret", OTHER_ID, {"title": "pwned"})),
+        ("express.delete other id", lambda db: e(db).delete("Secret", OTHER_ID)),
+        ("express.upsert other id", lambda db: e(db).upsert("Secret", {"id": OTHER_ID, "title": "pwned"})),
+        ("express.upsert same unique title", lambda db: e(db).upsert_advanced(
+            "Secret", where={"title": "victim-1"}, create={"id": "a9"}, update={"level": 99})),
+        ("express.bulk_upsert other ids", lambda db: e(db).bulk_upsert(
+            "Secret", [{"id": "v0", "title": "pwned"}, {"id": "v2", "title": "pwned2"}])),
+        ("express.bulk_update other ids", lambda db: e(db).bulk_update("Secret", [{"id": "v0", "level": 99}])),
+        ("express.bulk_delete other ids", lambda db: e(db).bulk_delete("Secret", ["v0", "v1", "v2"])),
+        ("express.create with tenant_id", lambda db: e(db).create("Secret", {"id": "x1", "title": "t", "tenant_id": VICTIM})),
+        ("express.update tenant_id", lambda db: e(db).update("Secret", "a0", {"tenant_id": VICTIM})),
+        ("express.bulk_create with tenant_id", lambda db: e(db).bulk_create("Secret", [{"id": "x2", "title": "t2", "tenant_id": VICTIM}])),
+    ]
+    for i, flt in enumerate(LEAKY_FILTERS):
+        cases += [
+            (f"express.list filter#{i}", lambda db, f=flt: e(db).list("Secret", f)),
+            (f"express.count filter#{i}", lambda db, f=flt: e(db).count("Secret", f)),
+            (f"express.find_one filter#{i}", lambda db, f=flt: e(db).find_one("Secret", f)),
+            (f"express.bulk_update filter#{i}", lambda db, f=flt: e(db).bulk_update("Secret", filter=f, fields={"level": 99}, confirmed=True)),
+            (f"express.bulk_delete filter#{i}", lambda db, f=flt: e(db).bulk_delete("Secret", filter=f, confirmed=True)),
+        ]
+        for runtime in ("local", "async"):
+            cases += [
+                (f"ListNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretListNode", {"filter": f, "limit": 100}, r)),
+                (f"CountNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretCountNode", {"filter": f}, r)),
+                (f"ReadNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretReadNode", {"filter": f or {"level": {"$gte": 0}}}, r)),
+                (f"BulkUpdateNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretBulkUpdateNode", {"filter": f, "fields": {"level": 99}, "confirmed": True}, r)),
+                (f"BulkDeleteNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretBulkDeleteNode", {"filter": f, "confirmed": True}, r)),
+                (f"UpdateNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretUpdateNode", {"filter": f or {"level": 0}, "fields": {"level": 99}}, r)),
+            ]
+    for runtime in ("local", "async"):
+        cases += [
+            (f"ReadNode[{runtime}] other id", lambda db, r=runtime: node(db, "SecretReadNode", {"id": OTHER_ID}, r)),
+            (f"UpdateNode[{runtime}] other id", lambda db, r=runtime: node(db, "SecretUpdateNode", {"id": OTHER_ID, "title": "pwned"}, r)),
+            (f"DeleteNode[{runtime}] other id", lambda db, r=runtime: node(db, "SecretDeleteNode", {"id": OTHER_ID}, r)),
+            (f"UpsertNode[{runtime}] other id", lambda db, r=runtime: node(db, "SecretUpsertNode", {"where": {"id": OTHER_ID}, "update": {"title": "pwned"}}, r)),
+            (f"UpsertNode[{runtime}] unique title", lambda db, r=runtime: node(db, "SecretUpsertNode", {"where": {"title": "victim-0"}, "create": {"id": "a8"}, "update": {"level": 99}}, r)),
+            (f"BulkUpsertNode[{runtime}] other ids", lambda db, r=runtime: node(db, "SecretBulkUpsertNode", {"data": [{"id": "v1", "title": "pwned"}]}, r)),
+            (f"CreateNode[{runtime}] with tenant_id", lambda db, r=runtime: node(db, "SecretCreateNode", {"id": "x3", "title": "t3", "tenant_id": VICTIM}, r)),
+            (f"BulkCreateNode[{runtime}] with tenant_id", lambda db, r=runtime: node(db, "SecretBulkCreateNode", {"data": [{"id": "x4", "title": "t4", "tenant_id": VICTIM}]}, r)),
+            (f"BulkDeleteNode[{runtime}] other ids", lambda db, r=runtime: node(db, "SecretBulkDeleteNode", {"ids": ["v0", "v1"]}, r)),
+        ]
+    return cases
+
+
+def leaked(result, own_rows: int) -> bool:
+    """Whether a result shows one of the victim's rows (by owner or by id) or counts more rows than the
+    attacker owns (own_rows, counted through the ids the attacker can list)."""
+    text = repr(result)
+    victim_ids = any(f"'id': 'v{i}'" in text for i in range(3))
+    return f"'tenant_id': '{VICTIM}'" in text or victim_ids or _count(result) > own_rows
+
+
+def _count(result) -> int:
+    if isinstance(result, int) and not isinstance(result, bool):
+        return result
+    if isinstance(result, dict):
+        for key in ("count", "deleted", "updated"):
+            if isinstance(result.get(key), int) and not isinstance(result.get(key), bool):
+                return result[key]
+    return 0
+
+
+def test_no_tenant_bound_fails_closed_everywhere(db, capsys):
+    attempted = 0
+    for name, attack in attacks():
+        attempted += 1
+        with pytest.raises(Exception) as info:
+            attack(db)
+        error = info.value
+        while error is not None and not isinstance(error, DataFlowError):
+            error = getattr(error, "error", None) or error.__cause__
+        assert isinstance(error, (TenantRequiredError, DataFlowError)), f"{name}: {info.value!r}"
+    assert victim_rows(db) == victim_rows(db)
+    print(f"\nunbound-tenant attacks attempted: {attempted}, leaks: 0")
+
+
+def test_cross_tenant_attacks_find_nothing_and_change_nothing(db, capsys):
+    before = victim_rows(db)
+    attempted = 0
+    for name, attack in attacks():
+        attempted += 1
+        with db.tenant(ATTACKER):
+            own = [r["id"] for r in db.express_sync.list("Secret", include_deleted=True)]
+            assert not any(i.startswith("v") for i in own)
+            try:
+                result = attack(db)
+            except Exception:
+                continue  # refused or not found: failing closed is fine
+        assert not leaked(result, len(own)), f"{name} leaked: {result!r}"
+        assert victim_rows(db) == before, f"{name} changed the victim's rows"
+    with capsys.disabled():
+        print(f"\ncross-tenant attacks attempted: {attempted} on {db.backend.name}, leaks: 0")
+    assert victim_rows(db) == before
+
+
+def test_tenant_context_switch_and_registration(db):
+    db.tenant_context.register_tenant("t1", "Tenant 1")
+    with db.tenant_context.switch("t1"):
+        db.express_sync.create("Secret", {"id": "t1-0", "title": "mine"})
+        assert [r["id"] for r in db.express_sync.list("Secret")] == ["t1-0"]
+    with pytest.raises(ValueError, match="not registered"):
+        with db.tenant_context.switch("nobody"):
+            pass

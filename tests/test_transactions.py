@@ -1,0 +1,199 @@
+"""Transactions that really roll back, on every SQL backend: in code, in workflows, in bulk, under contention."""
+
+import asyncio
+
+import pytest
+from kailash.runtime import AsyncLocalRuntime, LocalRuntime
+from kailash.workflow.builder import WorkflowBuilder
+
+from dataflow import DataFlow, TransactionConflictError
+from dataflow.errors import DataFlowError, DuplicateKeyError, ValidationError
+
+
+@pytest.fixture
+def db(sql_url):
+    db = DataFlow(sql_url)
+
+    @db.model
+    class Account:
+        name: str
+        balance: int = 0
+        __dataflow__ = {"indexes": [{"name": "ux_account_name", "fields": ["name"], "unique": True}]}
+
+    yield db
+    db.close()
+
+
+def names(db):
+    return sorted(r["name"] for r in db.express_sync.list("Account"))
+
+
+def run(runtime: str, workflow):
+    if runtime == "local":
+        with LocalRuntime() as rt:
+            return rt.execute(workflow)[0]
+    return asyncio.run(AsyncLocalRuntime().execute_workflow_async(workflow, inputs={}))[0]
+
+
+def chain(*steps):
+    """A workflow whose nodes run in the given order (each connected to the previous one)."""
+    wf = WorkflowBuilder()
+    previous = None
+    for node_id, node_type, params in steps:
+        wf.add_node(node_type, node_id, params)
+        if previous is not None:
+            wf.add_connection(previous, "result" if previous != "tx" else "status", node_id, "_after")
+        previous = node_id
+    return wf.build()
+
+
+# --- in code ------------------------------------------------------------------------------------------------------
+
+
+def test_exception_in_a_sync_block_rolls_back(db):
+    with pytest.raises(RuntimeError):
+        with db.transaction_sync():
+            db.express_sync.create("Account", {"name": "a"})
+            db.express_sync.bulk_create("Account", [{"name": "b"}, {"name": "c"}])
+            raise RuntimeError("boom")
+    assert names(db) == []
+
+
+def test_nested_blocks_are_savepoints(db):
+    async def work():
+        async with db.transaction():
+            await db.express.create("Account", {"name": "outer"})
+            with pytest.raises(KeyError):
+                async with db.transaction():
+                    await db.express.create("Account", {"name": "inner"})
+                    raise KeyError
+            await db.express.create("Account", {"name": "after"})
+
+    asyncio.run(work())
+    assert names(db) == ["after", "outer"]
+
+
+def test_a_failed_statement_inside_a_transaction_leaves_it_usable(db):
+    with db.transaction_sync():
+        db.express_sync.create("Account", {"name": "a"})
+        with pytest.raises(DuplicateKeyError):
+            db.express_sync.create("Account", {"name": "a"})  # its own savepoint rolls back, not the transaction
+        db.express_sync.create("Account", {"name": "b"})
+    assert names(db) == ["a", "b"]
+
+
+def test_workflow_runs_inside_a_code_transaction(db):
+    with pytest.raises(RuntimeError):
+        with db.transaction_sync():
+            run("local", chain(("c", "AccountCreateNode", {"name": "from-workflow"})))
+            raise RuntimeError
+    assert names(db) == []
+
+
+def test_isolation_levels_are_validated(db):
+    with pytest.raises(ValidationError, match="valid: read_uncommitted"):
+        with db.transaction_sync("READ COMMITTED; DROP TABLE accounts"):
+            pass
+    with db.transaction_sync("REPEATABLE READ"):
+        db.express_sync.create("Account", {"name": "ok"})
+    assert names(db) == ["ok"]
+
+
+# --- in workflows -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runtime", ["local", "async"])
+def test_a_failing_node_rolls_the_whole_scope_back(db, runtime):
+    workflow = chain(
+        ("tx", "TransactionScopeNode", {"isolation_level": "serializable"}),
+        ("a", "AccountCreateNode", {"name": "a"}),
+        ("dup", "AccountCreateNode", {"name": "a"}),
+        ("b", "AccountCreateNode", {"name": "b"}),
+        ("commit", "TransactionCommitNode", {}),
+    )
+    with pytest.raises(Exception) as info:
+        run(runtime, workflow)
+    assert "duplicate key" in str(info.value)
+    assert names(db) == []
+
+
+@pytest.mark.parametrize("runtime", ["local", "async"])
+def test_savepoint_partial_rollback_in_a_workflow(db, runtime):
+    workflow = chain(
+        ("tx", "TransactionScopeNode", {}),
+        ("a", "AccountCreateNode", {"name": "kept"}),
+        ("sp", "TransactionSavepointNode", {"name": "before_b"}),
+        ("b", "AccountCreateNode", {"name": "undone"}),
+        ("back", "TransactionRollbackToSavepointNode", {"savepoint": "before_b"}),
+        ("c", "AccountCreateNode", {"name": "also_kept"}),
+        ("commit", "TransactionCommitNode", {}),
+    )
+    results = run(runtime, workflow)
+    assert results["commit"]["status"] == "committed"
+    assert names(db) == ["also_kept", "kept"]
+
+
+@pytest.mark.parametrize("runtime", ["local", "async"])
+def test_rollback_node(db, runtime):
+    run(runtime, chain(("tx", "TransactionScopeNode", {}), ("a", "AccountCreateNode", {"name": "a"}),
+                       ("rb", "TransactionRollbackNode", {"reason": "test"})))
+    assert names(db) == []
+
+
+def test_commit_without_scope_is_a_clear_error(db):
+    with pytest.raises(Exception, match="no transaction is open"):
+        run("local", chain(("commit", "TransactionCommitNode", {})))
+
+
+# --- bulk is all or nothing ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", ["bulk_create", "bulk_upsert", "bulk_update"])
+def test_bulk_operations_are_all_or_nothing(db, operation):
+    db.express_sync.bulk_create("Account", [{"name": f"n{i}", "balance": i} for i in range(5)])
+    before = db.express_sync.list("Account", order_by=["name"])
+    with pytest.raises(DataFlowError) as info:
+        if operation == "bulk_create":
+            db.express_sync.bulk_create("Account", [{"name": "new1"}, {"name": "n3"}, {"name": "new2"}])
+        elif operation == "bulk_upsert":
+            db.express_sync.bulk_upsert("Account", [{"name": "n0", "balance": 100}, {"name": "n1", "balance": "x"}],
+                                        conflict_on=["name"])
+        else:
+            db.express_sync.bulk_update("Account", [{"id": before[0]["id"], "balance": 7}, {"id": 999999, "balance": 8}])
+    assert "index 1" in str(info.value) or "index" in str(info.value)
+    assert db.express_sync.list("Account", order_by=["name"]) == before
+
+
+# --- contention: no lost update -----------------------------------------------------------------------------------------------
+
+
+def test_concurrent_read_modify_write_loses_no_update(db):
+    account = db.express_sync.create("Account", {"name": "counter"})
+    workers, increments = 6, 5
+
+    async def increment():
+        for _ in range(increments):
+            while True:
+                try:
+                    async with db.transaction("serializable"):
+                        row = await db.express.read("Account", account["id"])
+                        await asyncio.sleep(0)  # let the others interleave between read and write
+                        await db.express.update("Account", account["id"], {"balance": row["balance"] + 1})
+                    break
+                except TransactionConflictError:
+                    continue  # serialization failure: the database refused a lost update; try again
+
+    async def main():
+        await asyncio.gather(*(increment() for _ in range(workers)))
+        await db.close_async()
+
+    asyncio.run(main())
+    check = DataFlow(db.url_masked if "sqlite" in db.url.scheme else db_url_of(db))
+    check.model(type("Account", (), {"__annotations__": {"name": str, "balance": int}}))
+    assert check.express_sync.find_one("Account", {"name": "counter"})["balance"] == workers * increments
+    check.close()
+
+
+def db_url_of(db):
+    u = db.url
+    return f"postgresql://{u.username}@{u.host}:{u.port}/{u.database}"
