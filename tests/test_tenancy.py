@@ -8,11 +8,10 @@ attacks is printed.
 import asyncio
 
 import pytest
-from kailash.runtime import AsyncLocalRuntime, LocalRuntime
-from kailash.workflow.builder import WorkflowBuilder
-
 from dataflow import DataFlow, TenantRequiredError
 from dataflow.errors import DataFlowError
+from kailash.runtime import AsyncLocalRuntime, LocalRuntime
+from kailash.workflow.builder import WorkflowBuilder
 
 VICTIM, ATTACKER = "victim", "attacker"
 

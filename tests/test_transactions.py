@@ -3,11 +3,10 @@
 import asyncio
 
 import pytest
-from kailash.runtime import AsyncLocalRuntime, LocalRuntime
-from kailash.workflow.builder import WorkflowBuilder
-
 from dataflow import DataFlow, TransactionConflictError
 from dataflow.errors import DataFlowError, DuplicateKeyError, ValidationError
+from kailash.runtime import AsyncLocalRuntime, LocalRuntime
+from kailash.workflow.builder import WorkflowBuilder
 
 
 @pytest.fixture

@@ -42,10 +42,10 @@ OPTIONS = {
 }
 
 
-_live: "weakref.WeakSet[DataFlow]" = weakref.WeakSet()
+_live: weakref.WeakSet[DataFlow] = weakref.WeakSet()
 
 
-def live_dataflows() -> list["DataFlow"]:
+def live_dataflows() -> list[DataFlow]:
     """Open DataFlow instances of this process."""
     return [db for db in list(_live) if not db.closed]
 

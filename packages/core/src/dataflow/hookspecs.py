@@ -43,7 +43,7 @@ def dataflow_register_operators(registry: OperatorRegistry) -> None:
 
 
 @hookspec
-def dataflow_backend_capabilities(backend_name: str) -> "dict | None":
+def dataflow_backend_capabilities(backend_name: str) -> dict | None:
     """Capabilities an extension adds to a backend, e.g. ``{"vector_search": True}`` for postgres."""
 
 

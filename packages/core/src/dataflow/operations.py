@@ -48,7 +48,7 @@ def atomic(method: Any) -> Any:
     otherwise abort the whole transaction; SQLite would undo just the statement)."""
 
     @functools.wraps(method)
-    async def wrapper(self: "Operations", model: ModelSpec, *args: Any, **kwargs: Any) -> Any:
+    async def wrapper(self: Operations, model: ModelSpec, *args: Any, **kwargs: Any) -> Any:
         backend = self.df.backend
         if backend.current_transaction() is None:
             return await method(self, model, *args, **kwargs)

@@ -182,6 +182,8 @@ def _dataflow_capability_gate(request: pytest.FixtureRequest) -> None:
     if not needed:
         return
     backend = backend_class(request.getfixturevalue("dataflow_url"))
+    from ..plugins import get_plugin_host
+
     capabilities = get_plugin_host().capabilities(backend)  # extensions (pgvector) add theirs
     for cap in needed:
         if not getattr(capabilities, cap):

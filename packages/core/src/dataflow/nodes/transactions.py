@@ -26,7 +26,7 @@ from ..transactions import TransactionError, check_isolation, check_savepoint
 from .base import RUNTIME_KEYS, NodeFailure
 
 STATE_KEY = "dataflow.transactions"
-_async_runs: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_async_runs: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
 _scopes_used = False
 
 

@@ -37,9 +37,11 @@ _LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 class MongoServer:
     """``with MongoServer() as m: m.url`` → ``mongodb://127.0.0.1:PORT/``."""
 
-    def __init__(self, python: str | None = None, cache_size: str = "256M", url: str | None = None) -> None:
+    def __init__(self, python: str | None = None, cache_size: str = "256M", url: str | None = None,
+                 standalone: bool = False) -> None:
         self.python = python or sys.executable
         self.cache_size = cache_size
+        self.standalone = standalone  # --standalone: no replica set, no transactions (like a bare mongod)
         self.proc: subprocess.Popen | None = None
         self.tmp: Path | None = None
         self.port = 0
@@ -91,7 +93,8 @@ class MongoServer:
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [self.python, "-m", "secantus", "--host", "127.0.0.1", "--port", "0",
-                 "--storage-path", str(self.tmp / "data"), "--cache-size", self.cache_size],
+                 "--storage-path", str(self.tmp / "data"), "--cache-size", self.cache_size,
+                 *(["--standalone"] if self.standalone else [])],
                 stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp, start_new_session=True,
             )
         deadline = time.monotonic() + timeout
