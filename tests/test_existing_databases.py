@@ -30,11 +30,30 @@ LEGACY_SQL = {
         "INSERT INTO users (name, email, active) VALUES ('Ann', 'ann@x', true), ('Bob', 'bob@x', false)",
         "INSERT INTO orders VALUES ('A-1', 1, 10.50, '2024-01-02 03:04:05+00')",
     ],
+    "mysql": [
+        "CREATE TABLE users (user_no INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(100) UNIQUE, active BOOLEAN DEFAULT 1)",
+        "CREATE TABLE orders (order_no VARCHAR(20) PRIMARY KEY, user_no INT, total DECIMAL(10,2), placed_at DATETIME, "
+        "CONSTRAINT fk_orders_user FOREIGN KEY (user_no) REFERENCES users(user_no))",
+        "CREATE INDEX ix_orders_user ON orders (user_no)",
+        "CREATE VIEW active_users AS SELECT user_no, name FROM users WHERE active = 1",
+        "INSERT INTO users (name, email, active) VALUES ('Ann', 'ann@x', 1), ('Bob', 'bob@x', 0)",
+        "INSERT INTO orders VALUES ('A-1', 1, 10.50, '2024-01-02 03:04:05')",
+    ],
 }
 
 
 def backend_of(url: str) -> str:
-    return "sqlite" if url.startswith("sqlite") else "postgres"
+    return url.split(":", 1)[0].split("+", 1)[0].replace("postgresql", "postgres")
+
+
+def mysql_connect(url: str):
+    import pymysql
+
+    from dataflow.urls import parse_url
+
+    u = parse_url(url)
+    return pymysql.connect(host=u.host, port=u.port, user=u.username, password=u.password, database=u.database,
+                           autocommit=True)
 
 
 def run_sql(url: str, statements: list[str]) -> None:
@@ -46,6 +65,13 @@ def run_sql(url: str, statements: list[str]) -> None:
         for statement in statements:
             conn.execute(statement)
         conn.commit()
+        conn.close()
+        return
+    if backend_of(url) == "mysql":
+        conn = mysql_connect(url)
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
         conn.close()
         return
     import asyncio
@@ -189,6 +215,18 @@ def ddl_counter(url: str):
             return value
 
         return count
+    if backend_of(url) == "mysql":
+
+        def count():  # the server counts every DDL statement it executes
+            conn = mysql_connect(url)
+            with conn.cursor() as cur:
+                cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_create_table', 'Com_alter_table', "
+                            "'Com_create_index', 'Com_drop_table', 'Com_drop_index')")
+                value = sum(int(v) for _, v in cur.fetchall())
+            conn.close()
+            return value
+
+        return count
     run_sql(url, [
         "CREATE TABLE IF NOT EXISTS ddl_log (tag text)",
         "CREATE OR REPLACE FUNCTION log_ddl() RETURNS event_trigger AS $$ BEGIN INSERT INTO ddl_log VALUES (tg_tag); END $$ LANGUAGE plpgsql",
@@ -308,6 +346,12 @@ def test_processes_starting_together_migrate_once(sql_url):
 
         conn = sqlite3.connect(sql_url.removeprefix("sqlite:///"))
         steps = [r[0] for r in conn.execute("SELECT step FROM dataflow_migrations")]
+    elif backend_of(sql_url) == "mysql":
+        conn = mysql_connect(sql_url)
+        with conn.cursor() as cur:
+            cur.execute("SELECT step FROM dataflow_migrations")
+            steps = [r[0] for r in cur.fetchall()]
+        conn.close()
     else:
         import asyncio
 

@@ -195,4 +195,5 @@ def test_concurrent_read_modify_write_loses_no_update(db):
 
 def db_url_of(db):
     u = db.url
-    return f"postgresql://{u.username}@{u.host}:{u.port}/{u.database}"
+    auth = f"{u.username}:{u.password}" if u.password else u.username
+    return f"{u.scheme}://{auth}@{u.host}:{u.port}/{u.database}"

@@ -43,6 +43,8 @@ class Capabilities:
     """Vector fields and similarity search (postgres with pgvector)."""
     schemas: bool = False
     """Supports named schemas / search_path."""
+    savepoints: bool = True
+    """Nested transactions roll back to a savepoint (MongoDB has none: a failure ends the whole transaction)."""
     text_nul: bool = True
     """Text values may contain NUL characters (PostgreSQL text cannot: such values are refused)."""
 

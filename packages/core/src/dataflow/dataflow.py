@@ -25,6 +25,7 @@ from .operations import Operations
 from .plugins import PluginHost, get_plugin_host
 from .runner import SyncRunner
 from .tenancy import TenantContext, TenantScope
+from .transactions import begin as begin_transaction
 from .transactions import check_isolation
 from .urls import MEMORY, DatabaseURL, parse_url
 
@@ -218,7 +219,7 @@ class DataFlow:
             else:
                 run(current.release(name))
             return
-        handle = run(backend.begin(check_isolation(isolation_level)))
+        handle = run(begin_transaction(backend, isolation_level))
         token = backend.bind(handle)
         try:
             yield handle

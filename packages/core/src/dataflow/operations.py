@@ -24,6 +24,7 @@ from .query.order import parse_order
 from .query.parse import parse_filter
 from .rows import RowWriter, now
 from .tenancy import require_tenant
+from .transactions import foreign_loop, on_home_loop
 
 if TYPE_CHECKING:
     from .dataflow import DataFlow
@@ -50,8 +51,11 @@ def atomic(method: Any) -> Any:
     @functools.wraps(method)
     async def wrapper(self: Operations, model: ModelSpec, *args: Any, **kwargs: Any) -> Any:
         backend = self.df.backend
-        if backend.current_transaction() is None:
+        handle = backend.current_transaction()
+        if handle is None:
             return await method(self, model, *args, **kwargs)
+        if foreign_loop(handle):  # a transaction_sync() transaction, used from another loop's code
+            return await on_home_loop(backend, handle, wrapper(self, model, *args, **kwargs))
         async with backend.transaction():
             return await method(self, model, *args, **kwargs)
 

@@ -52,6 +52,9 @@ def check_isolation(level: Any) -> str | None:
 class TransactionHandle:
     """One open transaction on one pinned connection. Backends subclass it."""
 
+    loop: Any = None
+    """The event loop whose connection this transaction holds (None for loop-free backends)."""
+
     def __init__(self, isolation_level: str | None = None) -> None:
         self.isolation_level = isolation_level
         self.active = True
@@ -81,6 +84,43 @@ class TransactionHandle:
         return f"dataflow_sp_{next(_names)}"
 
 
+async def begin(backend: Any, isolation_level: str | None = None) -> TransactionHandle:
+    """``backend.begin``, remembering the loop the transaction's connection belongs to."""
+    handle = await backend.begin(check_isolation(isolation_level))
+    if not backend.blocking and getattr(handle, "loop", None) is None:
+        import asyncio
+
+        handle.loop = asyncio.get_running_loop()
+    return handle
+
+
+def foreign_loop(handle: Any) -> bool:
+    """Whether ``handle``'s connection lives on another event loop than the running one."""
+    if handle is None or handle.loop is None:
+        return False
+    import asyncio
+
+    return handle.loop is not asyncio.get_running_loop()
+
+
+async def on_home_loop(backend: Any, handle: Any, coro: Any) -> Any:
+    """Run ``coro`` on the loop of ``handle`` (running in another thread), with the handle bound there."""
+    import asyncio
+
+    if not handle.loop.is_running():
+        coro.close()
+        raise TransactionError("this transaction's event loop is not running; use it from the code that began it")
+
+    async def bound() -> Any:
+        token = backend.bind(handle)
+        try:
+            return await coro
+        finally:
+            backend.unbind(token)
+
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(bound(), handle.loop))
+
+
 @asynccontextmanager
 async def scope(backend: Any, isolation_level: str | None = None) -> AsyncIterator[TransactionHandle]:
     """Begin (or, inside a transaction, a savepoint); commit on success, roll back on an exception."""
@@ -92,12 +132,15 @@ async def scope(backend: Any, isolation_level: str | None = None) -> AsyncIterat
             yield current
         except BaseException:
             if current.active:
-                await current.rollback_to(name)
+                try:
+                    await current.rollback_to(name)
+                except DataFlowError:
+                    pass  # the database already ended the transaction (a deadlock, say): the original error says why
             raise
         else:
             await current.release(name)
         return
-    handle = await backend.begin(check_isolation(isolation_level))
+    handle = await begin(backend, isolation_level)
     token = backend.bind(handle)
     try:
         try:

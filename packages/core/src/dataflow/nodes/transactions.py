@@ -23,6 +23,7 @@ from kailash.nodes.base_async import AsyncNode
 
 from ..errors import DataFlowError, ValidationError
 from ..transactions import TransactionError, check_isolation, check_savepoint
+from ..transactions import begin as begin_transaction
 from .base import RUNTIME_KEYS, NodeFailure
 
 STATE_KEY = "dataflow.transactions"
@@ -179,7 +180,7 @@ class TransactionScopeNode(_TransactionNode):
         if existing is not None and existing.handle.active:
             raise TransactionError("a transaction is already open in this workflow run; use TransactionSavepointNode to nest")
         await db._prepare_all()
-        handle = await db.backend.begin(isolation)
+        handle = await begin_transaction(db.backend, isolation)
         state[id(db)] = WorkflowTransaction(db, handle, timeout, params.get("rollback_on_error", True) is not False)
         return {"status": "active", "isolation_level": isolation or "default", "transaction_id": id(handle)}
 
@@ -216,6 +217,7 @@ class TransactionSavepointNode(_TransactionNode):
     async def act(self, params: dict) -> dict:
         tx = self._current(params)
         await tx.check()
+        _require_savepoints(tx)
         name = await tx.handle.savepoint(check_savepoint(params["name"]) if params.get("name") else None)
         return {"savepoint": name, "status": "active"}
 
@@ -230,8 +232,15 @@ class TransactionRollbackToSavepointNode(_TransactionNode):
         await tx.check()
         if not params.get("savepoint"):
             raise ValidationError("TransactionRollbackToSavepointNode needs 'savepoint'")
+        _require_savepoints(tx)
         await tx.handle.rollback_to(check_savepoint(params["savepoint"]))
         return {"savepoint": params["savepoint"], "status": "rolled_back_to_savepoint"}
+
+
+def _require_savepoints(tx: WorkflowTransaction) -> None:
+    if not tx.dataflow.backend.capabilities.savepoints:
+        raise TransactionError(f"backend {tx.dataflow.backend.name!r} has no savepoints; a transaction there is all "
+                               "or nothing")
 
 
 NODES = (TransactionScopeNode, TransactionCommitNode, TransactionRollbackNode, TransactionSavepointNode,
