@@ -48,7 +48,6 @@ def backend_of(url: str) -> str:
 
 def mysql_connect(url: str):
     import pymysql
-
     from dataflow.urls import parse_url
 
     u = parse_url(url)

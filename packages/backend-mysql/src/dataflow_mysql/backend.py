@@ -42,9 +42,9 @@ from dataflow.errors import (
     DatabaseError,
     DataFlowError,
     DuplicateKeyError,
-    TransactionConflictError,
     FieldTypeError,
     SchemaError,
+    TransactionConflictError,
     UpsertConflictTargetError,
 )
 from dataflow.model import ModelSpec
