@@ -17,8 +17,8 @@ VICTIM, ATTACKER = "victim", "attacker"
 
 
 @pytest.fixture
-def db(sql_url):
-    db = DataFlow(sql_url, multi_tenant=True)
+def db(any_url):
+    db = DataFlow(any_url, multi_tenant=True)
 
     @db.model
     class Secret:

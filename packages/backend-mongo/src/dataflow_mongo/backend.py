@@ -42,6 +42,7 @@ from dataflow.errors import (
     DuplicateKeyError,
     FieldTypeError,
     SchemaError,
+    TransactionConflictError,
     ValidationError,
 )
 from dataflow.model import ModelSpec
@@ -491,7 +492,7 @@ class MongoBackend(Backend):
                 f"MongoDB at {self.url.masked()} refused the credentials (authentication failed): {self._describe(exc)}",
                 orig=exc)
         if isinstance(exc, perr.PyMongoError) and exc.has_error_label("TransientTransactionError"):
-            return DatabaseError(f"MongoDB transaction conflict{where} (a concurrent write touched the same "
+            return TransactionConflictError(f"MongoDB transaction conflict{where} (a concurrent write touched the same "
                                  f"documents); nothing was written, retry: {self._describe(exc)}", orig=exc,
                                  retryable=True)
         if isinstance(exc, OverflowError):
