@@ -441,8 +441,16 @@ class MySQLBackend(SQLBackend):
     async def open(self) -> None:
         await self._pool()
 
+    def _announce_closing(self) -> None:
+        """dataflow_connection_closing for every connection a plugin was told about."""
+        for conn in list(self._prepared):
+            if not getattr(conn, "closed", False):
+                self.host.hook.dataflow_connection_closing(connection=conn, backend=self)
+        self._prepared.clear()
+
     async def close(self) -> None:
         self._closed = True
+        self._announce_closing()
         pools = list(self._pools.items())
         self._pools.clear()
         current = asyncio.get_running_loop()
@@ -455,6 +463,7 @@ class MySQLBackend(SQLBackend):
 
     def close_sync(self) -> None:
         self._closed = True
+        self._announce_closing()
         for pool in list(self._pools.values()):
             _terminate(pool)
         self._pools.clear()
