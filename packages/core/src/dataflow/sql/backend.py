@@ -44,6 +44,7 @@ class SQLBackend(Backend):
         self.encoders: dict[str, Encoder] = {}
         self.decoders: dict[str, Encoder] = {}
         self._sql_cache: dict[Any, str] = {}
+        self._compiled: dict[Any, Any] = {}
         self.echo = bool(options.get("echo", False))
         self._row_decoders: dict[str, list[tuple[str, Encoder | None]]] = {}
 
@@ -317,11 +318,31 @@ class SQLBackend(Backend):
     # --- compiling ---------------------------------------------------------------------------------------------
 
     def compile(self, stmt: Any) -> tuple[str, list[Any]]:
+        """SQL text and positional parameters for a statement.
+
+        Compiling is the costly part of a small query, so compiled forms are cached by
+        SQLAlchemy's own cache key (the statement's shape without its values), as its engine
+        does; the values of a new statement of a known shape are mapped in by
+        ``construct_params``. Statements with expanding IN lists compile each time (their
+        text depends on the list's length).
+        """
+        try:
+            key = stmt._generate_cache_key()
+        except Exception:  # pragma: no cover - an element without caching support
+            key = None
+        if key is not None and not any(b.expanding for b in key.bindparams):
+            compiled = self._compiled.get(key.key)
+            if compiled is None:
+                if len(self._compiled) >= 1024:
+                    self._compiled.clear()
+                compiled = self._compiled[key.key] = stmt.compile(dialect=self.dialect, cache_key=key)
+                params = compiled.params
+            else:
+                params = compiled.construct_params(extracted_parameters=key.bindparams)
+            return compiled.string, [params[name] for name in compiled.positiontup or []]
         compiled = stmt.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
         params = compiled.params
-        order = compiled.positiontup or []
-        sql = str(compiled)
-        return sql, [params[name] for name in order]
+        return str(compiled), [params[name] for name in compiled.positiontup or []]
 
     def observe(self, sql: str, params: Any) -> None:
         """Every statement passes here before the driver runs it: echo logging and the query hook."""

@@ -100,7 +100,8 @@ class FilterCompiler:
     def membership(self, ref: FieldRef, col: Any, op: str, values: tuple) -> sa.ColumnElement[bool]:
         concrete = [v for v in values if v is not None]
         has_null = len(concrete) != len(values)
-        clause = col.in_([self.encode(ref.field.kind, v) for v in concrete]) if concrete else sa.false()
+        # one bound parameter per value (not an "expanding" list): the statement's compiled form is cacheable
+        clause = col.in_([self.bind(ref, v) for v in concrete]) if concrete else sa.false()
         if op == "in":
             return sa.or_(clause, col.is_(None)) if has_null else clause
         if has_null:
