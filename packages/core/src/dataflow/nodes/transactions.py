@@ -123,6 +123,9 @@ class _TransactionNode(AsyncNode):
     def validate_outputs(self, outputs: dict) -> dict:
         return outputs
 
+    def validate_inputs(self, **inputs: Any) -> dict:
+        return inputs
+
     def _inputs(self, inputs: dict) -> dict:
         params = {k: v for k, v in {**self.config, **inputs}.items() if k not in RUNTIME_KEYS and not k.startswith("_")}
         unknown = params.keys() - self._parameters.keys()
