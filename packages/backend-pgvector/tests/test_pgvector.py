@@ -383,3 +383,30 @@ def test_readme_example_runs_and_prints_what_it_says(fresh_database, tmp_path):
     done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout == printed
+
+
+# --- tenancy -----------------------------------------------------------------------------------------------------------------
+
+
+def test_vector_search_is_scoped_to_the_bound_tenant(fresh_database):
+    db = DataFlow(fresh_database, multi_tenant=True)
+
+    @db.model
+    class Note:
+        title: str
+        embedding: Vector[3]
+
+    try:
+        for tenant, title in (("t1", "mine"), ("t2", "theirs")):
+            with db.tenant(tenant):
+                db.express_sync.create("Note", {"title": title, "embedding": [1, 0, 0]})
+        search = {"query_vector": [1, 0, 0], "k": 5}
+        with pytest.raises(Exception) as info:
+            run(("NoteVectorSearchNode", "s", search))
+        assert "no tenant is bound" in str(info.value)
+        with db.tenant("t1"):
+            out = run(("NoteVectorSearchNode", "s", search))["s"]
+        assert "results" in out, out
+        assert [r["title"] for r in out["results"]] == ["mine"]
+    finally:
+        db.close()

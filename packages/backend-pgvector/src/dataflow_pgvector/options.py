@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from dataflow.errors import FilterError, ValidationError
 from dataflow.model import ModelSpec
-from dataflow.query.ast import TRUE, And, Cmp, Expr, FieldRef
+from dataflow.query.ast import TRUE, Expr  # noqa: F401 - TRUE is used as options.TRUE by search and hybrid
 from dataflow.query.parse import parse_filter
 
 from .types import KIND, dim_of, vector_fields
@@ -132,10 +132,8 @@ def filter_expr(df: Any, model: ModelSpec, params: dict) -> Expr:
             path=where,
         )
     expr = parse_filter(raw, model, df.host.operators)
-    if model.soft_delete and not flag(params, "include_deleted", False):
-        alive = Cmp(FieldRef(model.fields["deleted_at"]), "eq", None)
-        expr = alive if expr == TRUE else And((expr, alive))
-    return expr
+    # the same scoping as every model node: the bound tenant (failing closed without one), soft delete
+    return df._ops._visible(model, expr, flag(params, "include_deleted", False))
 
 
 def where_clause(backend: Any, model: ModelSpec, expr: Expr, column: Any) -> Any:

@@ -361,7 +361,8 @@ class PostgresBackend(SQLBackend):
 
     async def insert_columns(self, model, columns, values) -> None:
         if values and values[0]:
-            await self._copy(model, tuple(columns), self.encode_columns(model, columns, values))
+            # rows are made lazily as COPY consumes them: no second full copy of the data in memory
+            await self._copy(model, tuple(columns), zip(*self.encode_column_values(model, columns, values)))
 
     async def _copy(self, model, columns, records) -> None:
         """Binary COPY in one transaction; a failure names the record and writes nothing."""

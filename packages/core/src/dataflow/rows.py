@@ -19,6 +19,7 @@ from .model import MANAGED_FIELDS, ModelSpec
 UTC = dt.timezone.utc
 _MISSING = object()
 _MISSING_TYPE = type(_MISSING)
+_HAS_NUL = operator.methodcaller("__contains__", "\x00")
 #: kinds whose canonical Python type needs no further check (int needs its 64-bit range check)
 _EXACT = {"str": str, "float": float, "bool": bool}
 
@@ -166,9 +167,10 @@ class RowWriter:
                     return None
                 kinds.discard(type(None))
             if exact is not None and kinds <= {exact}:
-                if exact is str and not self.text_nul and any("\x00" in v for v in col if v is not None):
+                present = col if nullable is False else [v for v in col if v is not None]
+                if exact is str and not self.text_nul and any(map(_HAS_NUL, present)):
                     return None
-                if exact is float and not all(isfinite(v) for v in col if v is not None):
+                if exact is float and not all(map(isfinite, present)):
                     return None
             elif spec.kind == "int" and kinds <= {int}:
                 present = [v for v in col if v is not None] if nullable else col

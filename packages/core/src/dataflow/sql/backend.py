@@ -404,6 +404,10 @@ class SQLBackend(Backend):
 
     def encode_columns(self, model: ModelSpec, columns: Sequence[str], values: list[list]) -> list[tuple]:
         """Column-wise values → driver rows; a column of one repeated object is encoded once."""
+        return list(zip(*self.encode_column_values(model, columns, values)))
+
+    def encode_column_values(self, model: ModelSpec, columns: Sequence[str], values: list[list]) -> list[list]:
+        """Column-wise values → column-wise driver values (no transposing)."""
         encoded = []
         for name, col in zip(columns, values):
             encoder = self.encoders.get(model.fields[name].kind)
@@ -414,7 +418,7 @@ class SQLBackend(Backend):
                 else:
                     col = [None if v is None else encoder(v) for v in col]
             encoded.append(col)
-        return list(zip(*encoded))
+        return encoded
 
     async def insert_columns(self, model: ModelSpec, columns: list[str], values: list[list]) -> None:
         if not values or not values[0]:
