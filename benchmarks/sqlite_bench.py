@@ -365,8 +365,9 @@ def bench_bulk(report: Report, quick: bool) -> None:
                 rate(node_rate),
                 rate(raw_rate),
                 f"{ratio:.1%} of raw",
-                ">= 50% of raw",
-                ratio >= 0.5,
+                # the target is for 10k and 100k rows; a --quick 2k batch is dominated by the runtime's fixed cost
+                ">= 50% of raw" if n >= 10_000 else "info (target at >= 10k)",
+                ratio >= 0.5 if n >= 10_000 else None,
             )
             report.add(
                 f"BulkCreate {n:,} rows: express_sync.bulk_create (no runtime)",
@@ -510,7 +511,7 @@ def bench_single(report: Report, quick: bool) -> None:
         "1-node workflow, median: RowCreateNode vs trivial Node (build+execute)",
         ms(med["workflow"]),
         ms(med["trivial"]),
-        f"+{delta * 1e3:.3f} ms",
+        f"{delta * 1e3:+.3f} ms",
         "<= +0.300 ms",
         delta <= 0.0003,
     )
@@ -518,7 +519,7 @@ def bench_single(report: Report, quick: bool) -> None:
         "1-node workflow, p95: RowCreateNode vs trivial Node",
         ms(p95["workflow"]),
         ms(p95["trivial"]),
-        f"+{(p95['workflow'] - p95['trivial']) * 1e3:.3f} ms",
+        f"{(p95['workflow'] - p95['trivial']) * 1e3:+.3f} ms",
     )
     report.add(
         "1-node workflow, median: RowCreateNode vs raw INSERT",
@@ -533,7 +534,7 @@ def bench_single(report: Report, quick: bool) -> None:
         "1-node workflow, enable_monitoring=False, median: RowCreateNode vs trivial",
         ms(med["workflow_untracked"]),
         ms(med["trivial_untracked"]),
-        f"+{untracked * 1e3:.3f} ms",
+        f"{untracked * 1e3:+.3f} ms",
         "<= +0.300 ms",
         untracked <= 0.0003,
     )
@@ -892,7 +893,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.real_home:
         home = tempfile.mkdtemp(prefix="dataflow-bench-home-")
         os.environ["HOME"] = home
+    try:
+        return run(args)
+    finally:
+        if home is not None:
+            shutil.rmtree(home, ignore_errors=True)
 
+
+def run(args: argparse.Namespace) -> int:
     quiet_logging()
     started = time.perf_counter()
     info = machine_info()
@@ -923,8 +931,6 @@ def main(argv: list[str] | None = None) -> int:
         f"\n(total {elapsed:.1f} s; 1-min load average at the end {load:.2f} on {os.cpu_count()} cores"
         + (" -- the machine was busy, numbers are noisy)" if load > 0.75 * (os.cpu_count() or 1) else ")")
     )
-    if home is not None:
-        shutil.rmtree(home, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2, default=str)

@@ -21,6 +21,8 @@ _LOGGERS = ("kailash.runtime.base", "kailash.runtime.local", "kailash.runtime.ex
 
 class TrackingNoiseFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:  # both messages are warnings; pass everything else untouched
+            return True
         try:
             message = record.getMessage()
         except Exception:
