@@ -49,7 +49,7 @@ from dataflow.errors import (
 )
 from dataflow.model import ModelSpec
 from dataflow.sql import SQLBackend
-from dataflow.transactions import TransactionHandle, check_savepoint
+from dataflow.transactions import SQLTransactionHandle
 from dataflow.urls import mask_secrets
 from sqlalchemy.dialects import mysql
 from sqlalchemy.schema import CreateTable
@@ -1016,7 +1016,7 @@ class MySQLBackend(SQLBackend):
                 raise await self._insert_error(exc, model, columns, encoded, first, n, template) from _cause(exc)
 
 
-class MySQLTransaction(TransactionHandle):
+class MySQLTransaction(SQLTransactionHandle):
     """A transaction on one pooled connection, given back to the pool when it ends."""
 
     def __init__(self, backend: MySQLBackend, pool: Any, conn: Any, isolation_level: str | None) -> None:
@@ -1044,7 +1044,7 @@ class MySQLTransaction(TransactionHandle):
     async def rollback(self) -> None:
         await self._finish("ROLLBACK")
 
-    async def _sql(self, sql: str) -> None:
+    async def _run(self, sql: str) -> None:
         self.check_active()
         try:
             async with self.lock, self.conn.cursor() as cur:
@@ -1052,16 +1052,6 @@ class MySQLTransaction(TransactionHandle):
         except Exception as exc:
             raise self.backend._translate(exc, sql) from _cause(exc)
 
-    async def savepoint(self, name: str | None = None) -> str:
-        name = check_savepoint(name or self.new_savepoint_name())
-        await self._sql(f"SAVEPOINT {name}")
-        return name
-
-    async def rollback_to(self, name: str) -> None:
-        await self._sql(f"ROLLBACK TO SAVEPOINT {check_savepoint(name)}")
-
-    async def release(self, name: str) -> None:
-        await self._sql(f"RELEASE SAVEPOINT {check_savepoint(name)}")
 
 
 # --- helpers -------------------------------------------------------------------------------------------------

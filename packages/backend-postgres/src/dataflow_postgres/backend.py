@@ -36,7 +36,7 @@ from dataflow.errors import (
     TransactionConflictError,
 )
 from dataflow.sql import SQLBackend
-from dataflow.transactions import TransactionError, TransactionHandle, check_savepoint
+from dataflow.transactions import SQLTransactionHandle
 from dataflow.urls import mask_secrets
 from sqlalchemy.dialects import postgresql
 
@@ -216,8 +216,6 @@ class PostgresBackend(SQLBackend):
         pinned = self._tx.get()
         if pinned is not None:
             pinned.check_active()
-            if pinned.loop is not asyncio.get_running_loop():
-                raise _ForeignLoop(pinned)
             async with pinned.lock:  # nodes of one level may share a transaction concurrently
                 yield pinned.conn
             return
@@ -281,8 +279,6 @@ class PostgresBackend(SQLBackend):
         try:
             async with self._conn() as conn:
                 return [tuple(r) for r in await conn.fetch(sql, *params)]
-        except _ForeignLoop as hop:
-            return await hop.run(self.fetch(sql, params))
         except Exception as exc:
             raise self._translate(exc, sql) from exc
 
@@ -291,8 +287,6 @@ class PostgresBackend(SQLBackend):
         try:
             async with self._conn() as conn:
                 status = await conn.execute(sql, *params)
-        except _ForeignLoop as hop:
-            return await hop.run(self.execute(sql, params))
         except Exception as exc:
             raise self._translate(exc, sql) from exc
         tail = status.rsplit(" ", 1)[-1]
@@ -303,8 +297,6 @@ class PostgresBackend(SQLBackend):
         try:
             async with self._conn() as conn:
                 await conn.executemany(sql, rows)
-        except _ForeignLoop as hop:
-            await hop.run(self.execute_many(sql, rows))
         except Exception as exc:
             raise self._translate(exc, sql) from exc
 
@@ -366,10 +358,6 @@ class PostgresBackend(SQLBackend):
 
     async def _copy(self, model, columns, records) -> None:
         """Binary COPY in one transaction; a failure names the record and writes nothing."""
-        current = self.current_transaction()
-        if current is not None and current.loop is not asyncio.get_running_loop():
-            await _ForeignLoop(current).run(self._copy(model, columns, records))
-            return
         self.observe(f"COPY {model.table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)", records)
         async with self.unit() as tx, tx.lock:
             try:
@@ -444,43 +432,17 @@ class PostgresBackend(SQLBackend):
         return str(compiled), [values[name] for name in compiled.positiontup]
 
 
-class _ForeignLoop(Exception):
-    """A statement for a transaction whose connection lives on another (running) event loop."""
-
-    def __init__(self, handle: PostgresTransaction) -> None:
-        self.handle = handle
-
-    async def run(self, coro: Any) -> Any:
-        """Run ``coro`` on the transaction's own loop, with the transaction bound there."""
-        handle = self.handle
-        if not handle.loop.is_running():
-            coro.close()
-            raise TransactionError("this transaction's event loop is not running; use it from the loop that began it")
-
-        async def bound() -> Any:
-            token = handle.backend.bind(handle)
-            try:
-                return await coro
-            finally:
-                handle.backend.unbind(token)
-
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(bound(), handle.loop))
-
-
-class PostgresTransaction(TransactionHandle):
+class PostgresTransaction(SQLTransactionHandle):
     """A transaction on one pooled connection, released to the pool when it ends."""
 
     def __init__(self, backend: PostgresBackend, pool: Any, conn: Any, tr: Any, isolation_level: str | None) -> None:
         super().__init__(isolation_level)
         self.backend, self.pool, self.conn, self.tr = backend, pool, conn, tr
         self.lock = asyncio.Lock()
-        self.loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()  # core runs operations of a foreign loop here (on_home_loop)
 
     async def _finish(self, action: str) -> None:
         self.check_active()
-        if asyncio.get_running_loop() is not self.loop:
-            await _ForeignLoop(self).run(self._finish(action))
-            return
         self.active = False
         try:
             async with self.lock:
@@ -498,25 +460,12 @@ class PostgresTransaction(TransactionHandle):
 
     async def _run(self, sql: str) -> None:
         self.check_active()
-        if asyncio.get_running_loop() is not self.loop:
-            await _ForeignLoop(self).run(self._run(sql))
-            return
         try:
             async with self.lock:
                 await self.conn.execute(sql)
         except Exception as exc:
             raise self.backend._translate(exc, sql) from exc
 
-    async def savepoint(self, name: str | None = None) -> str:
-        name = check_savepoint(name or self.new_savepoint_name())
-        await self._run(f"SAVEPOINT {name}")
-        return name
-
-    async def rollback_to(self, name: str) -> None:
-        await self._run(f"ROLLBACK TO SAVEPOINT {check_savepoint(name)}")
-
-    async def release(self, name: str) -> None:
-        await self._run(f"RELEASE SAVEPOINT {check_savepoint(name)}")
 
 
 def _unique_batches(rows: list[dict], updates: list[dict], conflict_on: Sequence[str], size: int = 500):

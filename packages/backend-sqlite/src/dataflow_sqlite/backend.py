@@ -34,7 +34,7 @@ from dataflow.errors import (
 )
 from dataflow.query.evaluate import _same, like_regex, lookup
 from dataflow.sql import SQLBackend
-from dataflow.transactions import TransactionError, TransactionHandle, check_savepoint
+from dataflow.transactions import SQLTransactionHandle, TransactionError
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -336,7 +336,7 @@ class SQLiteBackend(SQLBackend):
         raise NotImplementedError
 
 
-class SQLiteTransaction(TransactionHandle):
+class SQLiteTransaction(SQLTransactionHandle):
     """``BEGIN IMMEDIATE`` on the shared connection, owned by the context that began it.
 
     SQLite transactions are serializable whatever isolation level is asked for.
@@ -366,16 +366,6 @@ class SQLiteTransaction(TransactionHandle):
         finally:
             self.backend.unbind(token)
 
-    async def savepoint(self, name: str | None = None) -> str:
-        name = check_savepoint(name or self.new_savepoint_name())
-        await self._run(f"SAVEPOINT {name}")
-        return name
-
-    async def rollback_to(self, name: str) -> None:
-        await self._run(f"ROLLBACK TO SAVEPOINT {check_savepoint(name)}")
-
-    async def release(self, name: str) -> None:
-        await self._run(f"RELEASE SAVEPOINT {check_savepoint(name)}")
 
 
 class _Declared(sa.types.UserDefinedType):

@@ -121,6 +121,24 @@ async def on_home_loop(backend: Any, handle: Any, coro: Any) -> Any:
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(bound(), handle.loop))
 
 
+class SQLTransactionHandle(TransactionHandle):
+    """A SQL transaction: savepoints are the standard statements, run by the backend's ``_run(sql)``."""
+
+    async def _run(self, sql: str) -> None:
+        raise NotImplementedError
+
+    async def savepoint(self, name: str | None = None) -> str:
+        name = check_savepoint(name or self.new_savepoint_name())
+        await self._run(f"SAVEPOINT {name}")
+        return name
+
+    async def rollback_to(self, name: str) -> None:
+        await self._run(f"ROLLBACK TO SAVEPOINT {check_savepoint(name)}")
+
+    async def release(self, name: str) -> None:
+        await self._run(f"RELEASE SAVEPOINT {check_savepoint(name)}")
+
+
 @asynccontextmanager
 async def scope(backend: Any, isolation_level: str | None = None) -> AsyncIterator[TransactionHandle]:
     """Begin (or, inside a transaction, a savepoint); commit on success, roll back on an exception."""
