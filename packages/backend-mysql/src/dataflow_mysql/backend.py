@@ -633,16 +633,7 @@ class MySQLBackend(SQLBackend):
             await engine.dispose()
 
     async def discover(self, tables: list[str] | None = None) -> dict:
-        """Reflection, plus MariaDB's JSON columns (``LONGTEXT`` with a ``JSON_VALID`` check) reported as json.
-
-        Asked about given tables, only those that exist are reflected: creating new tables opens no
-        reflection connection at all.
-        """
-        if tables is not None:
-            existing = await self.existing_tables()
-            tables = [t for t in tables if t in existing]
-            if not tables:
-                return {}
+        """Reflection, plus MariaDB's JSON columns (``LONGTEXT`` with a ``JSON_VALID`` check) reported as json."""
         found = await super().discover(tables)
         if found:
             rows = await self.fetch(

@@ -83,8 +83,15 @@ class SQLBackend(Backend):
         raise NotImplementedError(f"backend {self.name!r} does not support reflection")
 
     async def discover(self, tables: list[str] | None = None) -> dict:
+        """Reflect the given tables (all when None); tables that do not exist are not reflected at all,
+        so creating a new schema opens no reflection connection."""
         from ..discovery import discover
 
+        if tables is not None:
+            present = await self.existing_tables()
+            tables = [t for t in tables if t in present]
+            if not tables:
+                return {}
         return await self.run_reflection(lambda conn: discover(conn, tables))
 
     # --- schema ----------------------------------------------------------------------------------------
