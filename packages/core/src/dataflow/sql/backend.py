@@ -439,13 +439,18 @@ class SQLBackend(Backend):
         """executemany, and on failure say which record failed (replayed row by row, then undone)."""
         from ..errors import DataFlowError
 
+        handle = self.current_transaction()
+        guard = None
+        if not self.statement_failure_keeps_transaction and handle is not None and self.capabilities.savepoints:
+            guard = await handle.savepoint()  # a failed statement aborts the transaction: keep a way back
         try:
             await self.execute_many(sql, rows)
         except DataFlowError as error:
-            if not self.statement_failure_keeps_transaction:
+            if guard is not None:
+                await handle.rollback_to(guard)
+            elif not self.statement_failure_keeps_transaction:
                 raise
-            handle = self.current_transaction()
-            name = await handle.savepoint()
+            name = guard or await handle.savepoint()
             try:
                 for index, row in enumerate(rows):
                     try:
