@@ -16,9 +16,13 @@ from kailash.workflow.builder import WorkflowBuilder
 VICTIM, ATTACKER = "victim", "attacker"
 
 
-@pytest.fixture
-def db(any_url):
-    db = DataFlow(any_url, multi_tenant=True)
+@pytest.fixture(params=["sqlite", "postgres", "postgres_rls", "mysql", "mongo"])
+def db(request):
+    """Every backend; on PostgreSQL also in row-level-security mode, as an ordinary role."""
+    if request.param == "postgres_rls":
+        db = DataFlow(request.getfixturevalue("url_postgres_app_role"), multi_tenant=True, row_level_security=True)
+    else:
+        db = DataFlow(request.getfixturevalue("url_" + request.param), multi_tenant=True)
 
     @db.model
     class Secret:
@@ -134,6 +138,7 @@ def _count(result) -> int:
 
 
 def test_no_tenant_bound_fails_closed_everywhere(db, capsys):
+    before = victim_rows(db)
     attempted = 0
     for name, attack in attacks():
         attempted += 1
@@ -143,7 +148,7 @@ def test_no_tenant_bound_fails_closed_everywhere(db, capsys):
         while error is not None and not isinstance(error, DataFlowError):
             error = getattr(error, "error", None) or error.__cause__
         assert isinstance(error, (TenantRequiredError, DataFlowError)), f"{name}: {info.value!r}"
-    assert victim_rows(db) == victim_rows(db)
+    assert victim_rows(db) == before
     print(f"\nunbound-tenant attacks attempted: {attempted}, leaks: 0")
 
 
@@ -162,7 +167,8 @@ def test_cross_tenant_attacks_find_nothing_and_change_nothing(db, capsys):
         assert not leaked(result, len(own)), f"{name} leaked: {result!r}"
         assert victim_rows(db) == before, f"{name} changed the victim's rows"
     with capsys.disabled():
-        print(f"\ncross-tenant attacks attempted: {attempted} on {db.backend.name}, leaks: 0")
+        rls = " with row-level security" if db.options.get("row_level_security") else ""
+        print(f"\ncross-tenant attacks attempted: {attempted} on {db.backend.name}{rls}, leaks: 0")
     assert victim_rows(db) == before
 
 

@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 import typing
+import uuid
 from pathlib import Path
 
 import pytest
@@ -388,8 +389,15 @@ def test_readme_example_runs_and_prints_what_it_says(fresh_database, tmp_path):
 # --- tenancy -----------------------------------------------------------------------------------------------------------------
 
 
-def test_vector_search_is_scoped_to_the_bound_tenant(fresh_database):
-    db = DataFlow(fresh_database, multi_tenant=True)
+@pytest.mark.parametrize("row_level_security", [False, True])
+def test_vector_search_is_scoped_to_the_bound_tenant(pg_server, fresh_database, row_level_security):
+    if row_level_security:  # an ordinary role owns the database (policies bind it); a superuser adds pgvector
+        name = f"t_{uuid.uuid4().hex[:10]}"
+        url = pg_server.create_database(name, owner="dataflow_app")
+        pg_server.psql("CREATE EXTENSION vector", database=name)
+        db = DataFlow(url, multi_tenant=True, row_level_security=True)
+    else:
+        db = DataFlow(fresh_database, multi_tenant=True)
 
     @db.model
     class Note:
@@ -410,3 +418,5 @@ def test_vector_search_is_scoped_to_the_bound_tenant(fresh_database):
         assert [r["title"] for r in out["results"]] == ["mine"]
     finally:
         db.close()
+        if row_level_security:
+            pg_server.drop_database(name)

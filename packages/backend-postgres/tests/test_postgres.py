@@ -195,7 +195,7 @@ def pgbouncer(pg_server):
         logfile = {tmp_path}/pgbouncer.log
         pidfile = {tmp_path}/pgbouncer.pid
     """))
-    (tmp_path / "users.txt").write_text('"postgres" ""\n')
+    (tmp_path / "users.txt").write_text('"postgres" ""\n"dataflow_app" ""\n')
     proc = subprocess.Popen([binary, "-u", pg_server.run_as, str(ini)] if os.geteuid() == 0 else [binary, str(ini)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 15
@@ -227,6 +227,34 @@ def test_works_behind_pgbouncer_in_transaction_pooling(pgbouncer, fresh_database
         await db.close_async()
 
     asyncio.run(work())
+
+
+def test_row_level_security_behind_pgbouncer_never_leaks_a_tenant(pgbouncer, app_role_database):
+    """The tenant setting is transaction-local: with server connections shared between clients by pgbouncer,
+    concurrent tenants still see only their own rows, and an unbound statement sees none."""
+    dbname = app_role_database.rsplit("/", 1)[1]
+    db = DataFlow(f"{pgbouncer.replace('postgres@', 'dataflow_app@')}/{dbname}?pgbouncer=true",
+                  multi_tenant=True, row_level_security=True)
+    account_model(db)
+
+    async def tenant_work(tenant: str, n: int) -> list[int]:
+        async with db.tenant(tenant):
+            await db.express.bulk_create("Account", [{"email": f"{tenant}{i}@x"} for i in range(n)])
+            counts = []
+            for _ in range(5):
+                counts.append(await db.express.count("Account"))
+                counts.append((await db.backend.fetch("SELECT count(*) FROM accounts", ()))[0][0])
+            return counts
+
+    async def work():
+        results = await asyncio.gather(*(tenant_work(f"t{i}", i + 1) for i in range(8)))
+        unbound = (await db.backend.fetch("SELECT count(*) FROM accounts", ()))[0][0]
+        await db.close_async()
+        return results, unbound
+
+    results, unbound = asyncio.run(work())
+    assert results == [[i + 1] * 10 for i in range(8)]
+    assert unbound == 0
 
 
 # --- the seed's PostgreSQL examples ---------------------------------------------------------------------------------------

@@ -8,6 +8,9 @@
   code points, as on every other backend, whatever the database's locale.
 * ``?prepared_statements=false`` (or ``pgbouncer=true``) disables asyncpg's
   statement cache for pgbouncer in transaction pooling mode.
+* ``row_level_security=True``: PostgreSQL enforces tenant isolation itself (see
+  :mod:`dataflow_postgres.rls`); every statement runs in a transaction that sets
+  ``dataflow.tenant_id`` locally, which is also safe behind pgbouncer.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import json
 import re
 import weakref
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +43,7 @@ from dataflow.transactions import SQLTransactionHandle
 from dataflow.urls import mask_secrets
 from sqlalchemy.dialects import postgresql
 
+from . import rls
 from .compiler import PostgresFilterCompiler
 
 try:
@@ -70,7 +74,8 @@ def _decode_datetime(value: dt.datetime) -> dt.datetime:
 class PostgresBackend(SQLBackend):
     name = "postgres"
     schemes = ("postgresql",)
-    capabilities = Capabilities(returning=True, native_upsert=True, schemas=True, text_nul=False)
+    capabilities = Capabilities(returning=True, native_upsert=True, schemas=True, text_nul=False,
+                                row_level_security=True)
     compiler_class = PostgresFilterCompiler
     explicit_null_order = True
     statement_failure_keeps_transaction = False
@@ -87,6 +92,7 @@ class PostgresBackend(SQLBackend):
         self._closed = False
         self.unicode_collation: str | None = None
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.row_level_security = bool(options.get("row_level_security", False))
 
     def make_dialect(self):
         return postgresql.asyncpg.dialect(paramstyle="numeric_dollar")
@@ -217,11 +223,24 @@ class PostgresBackend(SQLBackend):
         if pinned is not None:
             pinned.check_active()
             async with pinned.lock:  # nodes of one level may share a transaction concurrently
+                if self.row_level_security:
+                    await pinned.bind_tenant()
                 yield pinned.conn
             return
         pool = await self._pool()
         async with pool.acquire() as conn:
-            yield conn
+            if not self.row_level_security:
+                yield conn
+                return
+            # one message: BEGIN and the tenant, local to this transaction (never left on the connection)
+            await conn.execute(f"BEGIN; {rls.set_tenant_sql()}")
+            try:
+                yield conn
+            except BaseException:
+                with suppress(Exception):
+                    await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
 
     # --- transactions -------------------------------------------------------------------------------------------
 
@@ -336,6 +355,26 @@ class PostgresBackend(SQLBackend):
         except DataFlowError as exc:
             raise SchemaError(f"schema change failed, nothing was changed: {exc.message}", orig=getattr(exc, "orig", None)) from exc
 
+    def ddl(self, model) -> list[str]:
+        statements = super().ddl(model)
+        if self.row_level_security and model.multi_tenant:
+            statements += rls.enable_statements(self.dialect.identifier_preparer.quote(model.table))
+        return statements
+
+    async def ensure_models(self, models, *, create: bool) -> None:
+        await super().ensure_models(models, create=create)
+        if self.row_level_security:
+            await rls.ensure(self, [m for m in models if m.multi_tenant], create=create)
+
+    async def _table_is_empty(self, table: str) -> bool:
+        """Counts every tenant's rows, also under row-level security (see :func:`rls.unforced`)."""
+        async with rls.unforced(self, [table]):
+            return await super()._table_is_empty(table)
+
+    async def apply_steps(self, models, steps: list) -> None:
+        async with rls.unforced(self, sorted({s.table for s in steps if s.action != "create_table"})):
+            await super().apply_steps(models, steps)
+
     async def change_column_type(self, model, field) -> None:
         quote = self.dialect.identifier_preparer.quote
         coltype = self.sql_type(field).compile(dialect=self.dialect)
@@ -345,14 +384,16 @@ class PostgresBackend(SQLBackend):
     # --- bulk insert and upsert -----------------------------------------------------------------------------------
 
     async def insert(self, model, rows, *, returning: bool):
-        if len(rows) <= 1 or returning:
+        if len(rows) <= 1 or returning or self.row_level_security:  # PostgreSQL refuses COPY FROM under RLS
             return await super().insert(model, rows, returning=returning)
         columns = tuple(rows[0])
         await self._copy(model, columns, self.encode_rows(model, rows, columns))
         return []
 
     async def insert_columns(self, model, columns, values) -> None:
-        if values and values[0]:
+        if self.row_level_security:
+            await super().insert_columns(model, columns, values)
+        elif values and values[0]:
             # rows are made lazily as COPY consumes them: no second full copy of the data in memory
             await self._copy(model, tuple(columns), zip(*self.encode_column_values(model, columns, values)))
 
@@ -440,6 +481,14 @@ class PostgresTransaction(SQLTransactionHandle):
         self.backend, self.pool, self.conn, self.tr = backend, pool, conn, tr
         self.lock = asyncio.Lock()
         self.loop = asyncio.get_running_loop()  # core runs operations of a foreign loop here (on_home_loop)
+        self.tenant_set: str | None = None  # dataflow.tenant_id as last set in this transaction (row-level security)
+
+    async def bind_tenant(self) -> None:
+        """Set ``dataflow.tenant_id`` for this transaction to the bound tenant, when it is not already."""
+        tenant = rls.current_tenant()
+        if tenant != self.tenant_set:
+            await self.conn.execute(rls.set_tenant_sql(tenant))
+            self.tenant_set = tenant
 
     async def _finish(self, action: str) -> None:
         self.check_active()
@@ -465,6 +514,10 @@ class PostgresTransaction(SQLTransactionHandle):
                 await self.conn.execute(sql)
         except Exception as exc:
             raise self.backend._translate(exc, sql) from exc
+
+    async def rollback_to(self, name: str) -> None:
+        await super().rollback_to(name)
+        self.tenant_set = None  # rolling back to a savepoint also undoes a set_config made after it
 
 
 

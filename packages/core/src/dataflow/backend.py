@@ -47,6 +47,8 @@ class Capabilities:
     """Nested transactions roll back to a savepoint (MongoDB has none: a failure ends the whole transaction)."""
     text_nul: bool = True
     """Text values may contain NUL characters (PostgreSQL text cannot: such values are refused)."""
+    row_level_security: bool = False
+    """Can have the database itself enforce tenant isolation (``DataFlow(..., row_level_security=True)``)."""
 
     def names(self) -> list[str]:
         return [f.name for f in fields(self)]

@@ -40,8 +40,12 @@ OPTIONS = {
     "connect_timeout": "seconds to wait for a server connection (server backends)",
     "echo": "log every SQL statement at INFO on the 'dataflow.sql' logger",
     "multi_tenant": "every model gets a tenant_id and is scoped to the bound tenant (see db.tenant())",
+    "row_level_security": "the database itself also enforces tenant isolation of multi-tenant models "
+                          "(backends with the row_level_security capability: PostgreSQL)",
 }
 
+
+BACKEND_OPTIONS = ("pool_size", "connect_timeout", "echo", "row_level_security")
 
 _live: weakref.WeakSet[DataFlow] = weakref.WeakSet()
 
@@ -75,7 +79,10 @@ class DataFlow:
         self.host: PluginHost = get_plugin_host()
         backend_cls = self.host.backends.for_scheme(self.url.scheme, self.url.masked())
         self.backend: Backend = backend_cls(self.url, self.host, **{k: v for k, v in options.items()
-                                                                    if k in ("pool_size", "connect_timeout", "echo")})
+                                                                    if k in BACKEND_OPTIONS})
+        if options.get("row_level_security") and not self.backend.capabilities.row_level_security:
+            raise ConfigurationError(f"row_level_security=True needs a backend that enforces it (PostgreSQL); "
+                                     f"{self.backend.name!r} does not. DataFlow's own tenant scoping applies everywhere.")
         self.models: dict[str, ModelSpec] = {}
         self._nodes: dict[str, dict[str, type]] = {}
         self._pending: list[ModelSpec] = []

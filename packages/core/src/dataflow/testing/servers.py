@@ -130,6 +130,17 @@ class PostgresServer:
                                "-p", str(self.port), "-U", "postgres", "-d", database, "-c", sql],
                               check=True, capture_output=True, text=True).stdout
 
+    def create_database(self, name: str, owner: str | None = None) -> str:
+        """A new database and the URL to reach it, as ``owner`` when given: an ordinary role
+        (no superuser, no BYPASSRLS; created if missing) that owns the database and its public schema."""
+        if owner is not None and not self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{owner}'").strip():
+            self.psql(f'CREATE ROLE "{owner}" LOGIN NOSUPERUSER NOBYPASSRLS')
+        self.psql(f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner else ""))
+        return f"postgresql://{owner or 'postgres'}@127.0.0.1:{self.port}/{name}"
+
+    def drop_database(self, name: str) -> None:
+        self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def stop(self, timeout: float = 30) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)  # fast shutdown
