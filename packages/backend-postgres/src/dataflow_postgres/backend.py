@@ -71,6 +71,21 @@ def _decode_datetime(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.timezone.utc)
 
 
+class DataFlowConnection(asyncpg.Connection):
+    """asyncpg's connection, remembering the session settings :meth:`PostgresBackend.fetch_with_settings`
+    made on it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dataflow_settings: dict[str, str] = {}
+
+
+async def _keep_session(conn: Any) -> None:
+    """Pool release without ``RESET ALL`` (a round trip per operation). asyncpg has already rolled back
+    an open transaction; DataFlow leaves no other session state except the settings it tracks itself
+    (``dataflow_settings``), and a connection hook's own settings persist, as a hook means them to."""
+
+
 class PostgresBackend(SQLBackend):
     name = "postgres"
     schemes = ("postgresql",)
@@ -93,6 +108,8 @@ class PostgresBackend(SQLBackend):
         self.unicode_collation: str | None = None
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self.row_level_security = bool(options.get("row_level_security", False))
+        # behind pgbouncer (no prepared statements) consecutive statements may reach different server sessions
+        self.session_settings = "statement_cache_size" not in self._connect_kwargs()
 
     def make_dialect(self):
         return postgresql.asyncpg.dialect(paramstyle="numeric_dollar")
@@ -162,6 +179,7 @@ class PostgresBackend(SQLBackend):
         try:
             return await asyncio.wait_for(
                 asyncpg.create_pool(min_size=1, max_size=self.pool_size, init=self._init_connection,
+                                    reset=_keep_session, connection_class=DataFlowConnection,
                                     timeout=self.connect_timeout, command_timeout=None, **kwargs),
                 timeout=self.connect_timeout + 1,
             )
@@ -310,6 +328,34 @@ class PostgresBackend(SQLBackend):
             raise self._translate(exc, sql) from exc
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
+
+    async def fetch_with_settings(self, settings: dict[str, Any], sql: str, params: Sequence[Any]) -> list[tuple]:
+        """``fetch`` with server settings in force, e.g. ``{"hnsw.ef_search": 80}``; ``DEFAULT`` resets one.
+
+        Values are written into SQL: pass validated numbers or fixed words only. On a pooled connection the
+        settings are made for the session, once, and remembered on the connection, so repeating them costs
+        nothing; callers therefore pass every setting they manage, each time. Inside a transaction, under
+        row-level security or behind pgbouncer, they are ``SET LOCAL`` in a unit of work of their own.
+        """
+        assignments = {name: str(value) for name, value in settings.items()}
+        if not self.session_settings or self.row_level_security or self.current_transaction() is not None:
+            async with self.unit():
+                if assignments:
+                    await self.execute("; ".join(f"SET LOCAL {n} = {v}" for n, v in assignments.items()), ())
+                return await self.fetch(sql, params)
+        try:
+            async with self._conn() as conn:
+                held = conn.dataflow_settings
+                changes = {n: v for n, v in assignments.items() if held.get(n, "DEFAULT") != v}
+                if changes:  # one implicit transaction: all of them or none
+                    statement = "; ".join(f"SET {n} = {v}" for n, v in changes.items())
+                    self.observe(statement, ())
+                    await conn.execute(statement)
+                    held.update(changes)
+                self.observe(sql, params)
+                return [tuple(r) for r in await conn.fetch(sql, *params)]
+        except Exception as exc:
+            raise self._translate(exc, sql) from exc
 
     async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.observe(sql, rows)
