@@ -73,14 +73,18 @@ async def timed(queries: np.ndarray, run_one) -> tuple[float, list[list[int]]]:
 
 
 async def interleaved(queries: np.ndarray, *paths) -> list[tuple[float, list]]:
-    """Queries/s of several paths measured query by query in alternation, so all see the same cache state."""
+    """Queries/s of several paths measured query by query in alternation, so all see the same cache state.
+
+    The first path to run a new query reads its index pages cold and the others find them cached, so the
+    order rotates from query to query: every path goes first equally often."""
     for run_one in paths:
         await run_one(queries[0])
     spent, found = [0.0] * len(paths), [[] for _ in paths]
-    for q in queries:
-        for i, run_one in enumerate(paths):
+    for n, q in enumerate(queries):
+        for step in range(len(paths)):
+            i = (n + step) % len(paths)
             start = time.perf_counter()
-            found[i].append(await run_one(q))
+            found[i].append(await paths[i](q))
             spent[i] += time.perf_counter() - start
     return [(len(queries) / t, f) for t, f in zip(spent, found)]
 

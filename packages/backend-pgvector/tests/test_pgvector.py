@@ -333,7 +333,41 @@ def test_node_failures_are_node_failures_under_both_runtimes(pg_server, fresh_da
     db.close()
 
 
-@pytest.mark.skipif(not hasattr(DataFlow, "transaction"), reason="core without db.transaction()")
+def test_knobs_of_one_search_do_not_reach_the_next_on_a_pooled_connection(fresh_database, caplog):
+    """Outside a transaction knobs are session settings, kept on the connection: the next search resets
+    what it does not ask for, and repeating the same knobs sends no SET at all."""
+    import asyncio
+    import logging
+
+    db = DataFlow(fresh_database, pool_size=1, echo=True)  # one connection: every statement below shares it
+    declare_doc(db)
+    db.express_sync.create("Doc", {"title": "a", "embedding": [1, 2, 3]})
+    node = db.node("Doc", "vector_search")()
+
+    def sets() -> list[str]:
+        found = [r.getMessage() for r in caplog.records if r.getMessage().startswith("SET")]
+        caplog.clear()
+        return found
+
+    async def go():
+        show = "SHOW hnsw.ef_search"
+        await node.execute_async(query_vector=[1, 2, 3], k=1, ef_search=7)
+        first = (sets(), (await db.backend.fetch(show, ()))[0][0])
+        await node.execute_async(query_vector=[1, 2, 3], k=1, ef_search=7)
+        repeated = sets()
+        out = await node.execute_async(query_vector=[1, 2, 3], k=1)
+        second = (sets(), (await db.backend.fetch(show, ()))[0][0])
+        await db.close_async()
+        return first, repeated, second, out["count"]
+
+    with caplog.at_level(logging.INFO, logger="dataflow.sql"):
+        first, repeated, second, count = asyncio.run(go())
+    assert first == (["SET hnsw.ef_search = 7"], "7")
+    assert repeated == []
+    assert second == (["SET hnsw.ef_search = DEFAULT"], "40")
+    assert count == 1
+
+
 def test_knobs_of_one_search_do_not_reach_the_next_inside_a_caller_transaction(fresh_database):
     import asyncio
 

@@ -24,7 +24,7 @@ from dataflow.errors import ValidationError
 from dataflow.model import ModelSpec
 
 from . import options
-from .search import MAX_K, Knobs, scoped, set_local
+from .search import MAX_K, Knobs, managed
 from .types import VectorColumn, dim_of
 
 LANGUAGE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -111,13 +111,8 @@ async def hybrid_search(df: Any, model: ModelSpec, params: dict) -> dict:
     sql, values = backend.compile(stmt)
     backend = await df._ready(model)
     candidates = options.integer(params, "candidates", max(4 * k, 40), k, MAX_K)
-    settings = scoped(backend, knobs.settings(backend, candidates, where_expr != options.TRUE))
-    if settings:
-        async with backend.unit():
-            await backend.execute(set_local(settings), ())
-            records = await backend.fetch(sql, values)
-    else:
-        records = await backend.fetch(sql, values)
+    settings = managed(backend, knobs.settings(backend, candidates, where_expr != options.TRUE))
+    records = await backend.fetch_with_settings(settings, sql, values)
     n = len(model.fields)
     rows = []
     for record in records:

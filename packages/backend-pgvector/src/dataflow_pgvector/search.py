@@ -8,8 +8,10 @@ what lets PostgreSQL use an HNSW or IVFFlat index.
 Why a filtered search can come back short, and what is done about it: an approximate index scan visits
 ``hnsw.ef_search`` candidates (40 by default) and the filter is applied afterwards, so a filter matching
 10 % of rows leaves about 4. pgvector 0.8's iterative scans keep scanning until ``k`` rows pass the filter
-(or ``hnsw.max_scan_tuples`` / ``ivfflat.max_probes`` are reached). Knobs are set with ``SET LOCAL`` in the
-search's own transaction, so they never leak to other statements on the pooled connection. Then the
+(or ``hnsw.max_scan_tuples`` / ``ivfflat.max_probes`` are reached). Knobs go through the backend's
+``fetch_with_settings``: session settings on the pooled connection, made only when they change (so a
+repeated search costs one round trip, as raw SQL does), with every knob stated by every search; ``SET
+LOCAL`` inside a caller's transaction, under row-level security and behind pgbouncer. Then the
 result is verified: fewer than ``k`` rows means either fewer than ``k`` rows match, or the scan gave up; the
 same query is run again as an exact scan (``ORDER BY distance + 0`` cannot use a vector index), which
 returns every match up to ``k``. So a search returns ``k`` rows whenever ``k`` rows match.
@@ -86,20 +88,12 @@ MANAGED = ("hnsw.ef_search", "ivfflat.probes")
 MANAGED_SINCE_0_8 = ("hnsw.iterative_scan", "hnsw.max_scan_tuples", "ivfflat.iterative_scan", "ivfflat.max_probes")
 
 
-def scoped(backend: Any, settings: dict[str, Any]) -> dict[str, Any]:
-    """Inside a caller's transaction (``db.transaction()``) a search runs in a savepoint, and ``SET LOCAL``
-    outlives a released savepoint: there every knob is set, the others back ``TO DEFAULT``, so one search's
-    knobs never reach the next one."""
-    current = getattr(backend, "current_transaction", None)
-    if current is None or current() is None:
-        return settings
+def managed(backend: Any, settings: dict[str, Any]) -> dict[str, Any]:
+    """Every knob this package manages: those asked for, the others ``DEFAULT``. The postgres backend keeps
+    them on the pooled connection (changed only when they differ), so each search states them all and
+    one search's knobs never reach the next."""
     names = MANAGED + (MANAGED_SINCE_0_8 if extension.supports(backend, ITERATIVE_SINCE) else ())
     return {name: settings.get(name, "DEFAULT") for name in names}
-
-
-def set_local(settings: dict[str, Any]) -> str:
-    """One round trip for every knob. Values are validated integers, fixed words or DEFAULT, never user text."""
-    return "; ".join(f"SET LOCAL {name} = {value}" for name, value in settings.items())
 
 
 class SearchPlan:
@@ -148,9 +142,7 @@ class SearchPlan:
             found = cache[key] = (str(compiled), tuple(compiled.positiontup or ()))
         sql, names = found
         values = {"q": self.query, "k": self.k}
-        params = [values[name] for name in names]
-        backend.host.observe_query(sql, params, backend)
-        return sql, params
+        return sql, [values[name] for name in names]
 
     @property
     def exact(self) -> tuple[str, list]:
@@ -165,24 +157,15 @@ async def vector_search(df: Any, model: ModelSpec, params: dict) -> dict:
     plan = SearchPlan(df, model, params)
     explain = options.flag(params, "explain", False)
     backend = await df._ready(model)
-    settings = scoped(backend, plan.knobs.settings(backend, plan.k, plan.filtered))
-    rechecked = False
-    if settings or explain:
-        async with backend.unit():
-            if settings:
-                await backend.execute(set_local(settings), ())
-            if explain:
-                lines = await backend.fetch("EXPLAIN " + plan.indexed[0], plan.indexed[1])
-                return {"plan": [line[0] for line in lines], "settings": settings, "sql": plan.indexed[0]}
-            records = await backend.fetch(*plan.indexed)
-            if len(records) < plan.k:
-                rechecked = True
-                records = await backend.fetch(*plan.exact)
-    else:
-        records = await backend.fetch(*plan.indexed)
-        if len(records) < plan.k:
-            rechecked = True
-            records = await backend.fetch(*plan.exact)
+    asked = plan.knobs.settings(backend, plan.k, plan.filtered)
+    settings = managed(backend, asked)
+    if explain:
+        lines = await backend.fetch_with_settings(settings, "EXPLAIN " + plan.indexed[0], plan.indexed[1])
+        return {"plan": [line[0] for line in lines], "settings": asked, "sql": plan.indexed[0]}
+    records = await backend.fetch_with_settings(settings, *plan.indexed)
+    rechecked = len(records) < plan.k
+    if rechecked:
+        records = await backend.fetch_with_settings(settings, *plan.exact)
     rows = []
     for record in _ordered(records):
         row = backend.decode(model, record)
