@@ -19,7 +19,6 @@ from .model import MANAGED_FIELDS, ModelSpec
 UTC = dt.timezone.utc
 _MISSING = object()
 _MISSING_TYPE = type(_MISSING)
-_HAS_NUL = operator.methodcaller("__contains__", "\x00")
 #: kinds whose canonical Python type needs no further check (int needs its 64-bit range check)
 _EXACT = {"str": str, "float": float, "bool": bool}
 
@@ -131,19 +130,18 @@ class RowWriter:
         keys = set().union(*records)
         if not keys <= self.writable.keys():
             return None
-        given: dict[str, list] = {}
-        if set(map(len, records)) == {len(keys)}:  # every record has the same keys: transpose in C
-            names = list(records[0])
-            if len(names) == 1:
-                given[names[0]] = [r[names[0]] for r in records]
-            else:
-                given = dict(zip(names, map(list, zip(*map(operator.itemgetter(*names), records)))))
+        # every record has every key: each column is one C-level pass (no per-record tuples, which would
+        # also wake the garbage collector over the caller's records again and again)
+        uniform = set(map(len, records)) == {len(keys)}
         columns: list[str] = []
         values: list[list] = []
         for name, coerce, nullable, has_default, is_pk, spec, exact in self.plan:
-            col = given.get(name) if given else None
-            if col is None:
-                col = [r.get(name, _MISSING) for r in records] if name in keys else [_MISSING] * len(records)
+            if name not in keys:
+                col = [_MISSING] * len(records)
+            elif uniform:
+                col = list(map(operator.itemgetter(name), records))
+            else:
+                col = [r.get(name, _MISSING) for r in records]
             kinds = set(map(type, col))
             if _MISSING_TYPE in kinds:
                 if is_pk and self.auto_id:
@@ -168,10 +166,10 @@ class RowWriter:
                 kinds.discard(type(None))
             if exact is not None and kinds <= {exact}:
                 present = col if nullable is False else [v for v in col if v is not None]
-                if exact is str and not self.text_nul and any(map(_HAS_NUL, present)):
+                if exact is str and not self.text_nul and "\x00" in "".join(present):
                     return None
-                if exact is float and not all(map(isfinite, present)):
-                    return None
+                if exact is float and not isfinite(sum(present)) and not all(map(isfinite, present)):
+                    return None  # (a finite sum means every term is finite)
             elif spec.kind == "int" and kinds <= {int}:
                 present = [v for v in col if v is not None] if nullable else col
                 if present and (min(present) < INT64_MIN or max(present) > INT64_MAX):
