@@ -6,8 +6,8 @@ multi-tenant table gets, at first use::
     ALTER TABLE t ENABLE ROW LEVEL SECURITY;
     ALTER TABLE t FORCE ROW LEVEL SECURITY;      -- the owner (DataFlow's role) too
     CREATE POLICY dataflow_tenant_isolation ON t
-        USING (tenant_id = current_setting('dataflow.tenant_id', true))
-        WITH CHECK (tenant_id = current_setting('dataflow.tenant_id', true));
+        USING (tenant_id = (SELECT current_setting('dataflow.tenant_id', true)))
+        WITH CHECK (tenant_id = (SELECT current_setting('dataflow.tenant_id', true)));
 
 and every statement runs in a transaction that first sets ``dataflow.tenant_id``
 locally to the bound tenant ('' when none is bound, which matches no row). DataFlow's
@@ -31,7 +31,8 @@ from dataflow.tenancy import get_current_tenant_id
 
 SETTING = "dataflow.tenant_id"
 POLICY = "dataflow_tenant_isolation"
-_CHECK = f"tenant_id = current_setting('{SETTING}', true)"
+# the sub-select makes the setting an init plan, read once per statement rather than once per row
+_CHECK = f"tenant_id = (SELECT current_setting('{SETTING}', true))"
 
 
 def current_tenant() -> str:
