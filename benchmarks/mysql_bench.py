@@ -34,33 +34,7 @@ from dataflow import DataFlow  # noqa: E402
 from dataflow.testing.mariadb import MariaDBServer  # noqa: E402
 from dataflow_mysql.backend import INIT_COMMAND  # noqa: E402
 from kailash.runtime import LocalRuntime  # noqa: E402
-from kailash.workflow.builder import WorkflowBuilder  # noqa: E402
-
-COLUMNS = ["name", "age", "score", "active", "created_at", "updated_at"]
-
-
-def rows(n: int) -> list[dict]:
-    return [{"name": f"user{i:07d}", "age": i % 90, "score": (i * 7919) % 1000 / 10, "active": i % 3 != 0}
-            for i in range(n)]
-
-
-def run_node(rt: LocalRuntime, node: str, params: dict) -> tuple[dict, float]:
-    wf = WorkflowBuilder()
-    wf.add_node(node, "n", params)
-    built = wf.build()
-    start = time.perf_counter()
-    results, _ = rt.execute(built)
-    return results["n"], time.perf_counter() - start
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from people import COLUMNS, declare_person, median_time, rows, run_node  # noqa: E402
 
 
 def main() -> None:
@@ -84,14 +58,7 @@ def main() -> None:
         conn, cur = loop.run_until_complete(connect())
         sql = lambda statement, params=None: loop.run_until_complete(cur.execute(statement, params))  # noqa: E731
         db = DataFlow(url)
-
-        @db.model
-        class Person:
-            name: str
-            age: int
-            score: float
-            active: bool = True
-            __dataflow__ = {"indexes": [{"name": "ux_person_name", "fields": ["name"], "unique": True}]}
+        declare_person(db)
 
         data = rows(n)
         report = []
