@@ -57,6 +57,7 @@ DDL_LOCK_KEY = 0x44617461466C6F77  # "DataFlow"
 ARRAY_TYPES = {"str": "text", "int": "bigint", "float": "float8", "bool": "bool", "datetime": "timestamptz",
                "date": "date", "decimal": "numeric", "bytes": "bytea", "json": "jsonb"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
+UTC = dt.timezone.utc
 
 
 def _encode_json(value: Any) -> str:
@@ -67,8 +68,10 @@ def _decode_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _decode_datetime(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.timezone.utc)
+def _decode_datetime(value: Any) -> Any:
+    """asyncpg returns timestamptz aware and in UTC whatever the session's TimeZone, except at the edge:
+    'infinity' (which is how it stores ``datetime.max``) comes back as naive ``datetime.max``."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class DataFlowConnection(asyncpg.Connection):

@@ -46,7 +46,7 @@ class SQLBackend(Backend):
         self._sql_cache: dict[Any, str] = {}
         self._compiled: dict[Any, Any] = {}
         self.echo = bool(options.get("echo", False))
-        self._row_decoders: dict[str, list[tuple[str, Encoder | None]]] = {}
+        self._row_decoders: dict[str, tuple[tuple[str, ...], list[tuple[str, Encoder]]]] = {}
 
     # --- what a dialect provides ------------------------------------------------------------------
 
@@ -105,7 +105,8 @@ class SQLBackend(Backend):
             for index in model.indexes:
                 sa.Index(index.name, *(table.c[c] for c in index.fields), unique=index.unique)
             self.tables[model.name] = table
-            self._row_decoders[model.name] = [(f.name, self.decoders.get(f.kind)) for f in model.fields.values()]
+            decoders = [(f.name, self.decoders.get(f.kind)) for f in model.fields.values()]
+            self._row_decoders[model.name] = (tuple(model.fields), [(n, d) for n, d in decoders if d is not None])
         return table
 
     def _adopt_extension_types(self, model: ModelSpec) -> None:
@@ -317,9 +318,13 @@ class SQLBackend(Backend):
         return out
 
     def decode(self, model: ModelSpec, record: Sequence[Any]) -> dict:
-        out = {}
-        for (name, decoder), value in zip(self._row_decoders[model.name], record):
-            out[name] = value if value is None or decoder is None else decoder(value)
+        """A row as a dict of the model's fields (extra trailing columns are ignored), values decoded."""
+        names, decoders = self._row_decoders[model.name]
+        out = dict(zip(names, record))
+        for name, decoder in decoders:
+            value = out[name]
+            if value is not None:
+                out[name] = decoder(value)
         return out
 
     # --- compiling ---------------------------------------------------------------------------------------------
