@@ -48,6 +48,7 @@ from dataflow.errors import (
     UpsertConflictTargetError,
 )
 from dataflow.model import ModelSpec
+from dataflow.pools import LoopPools
 from dataflow.sql import SQLBackend
 from dataflow.transactions import SQLTransactionHandle
 from dataflow.urls import mask_secrets
@@ -255,14 +256,12 @@ class MySQLBackend(SQLBackend):
         self.id_step = 1
         self._detected = False
         self._connect_kwargs_cache: dict | None = None
-        self._pools: dict[asyncio.AbstractEventLoop, Any] = {}  # pruned when their loop closes
-        self._pool_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+        self._pools = LoopPools(self._create_pool, _close_pool, _terminate, "MySQL")
         self._prepared: weakref.WeakSet[Any] = weakref.WeakSet()
         self._tx: contextvars.ContextVar[Any] = contextvars.ContextVar(f"dataflow_mysql_tx_{id(self)}", default=None)
         self._unique_cache: dict[str, dict[str, tuple[str, ...]]] = {}
         self._key_lengths: dict[str, int] = {}
         self._key_names: dict[tuple[str, str], tuple[str, ...]] = {}
-        self._closed = False
         self._connect_kwargs()  # validate URL options now, not at first use
 
     # --- dialect and types ------------------------------------------------------------------------------
@@ -356,25 +355,7 @@ class MySQLBackend(SQLBackend):
         return dict(kwargs)
 
     async def _pool(self) -> Any:
-        if self._closed:
-            raise DatabaseError("the MySQL backend is closed")
-        loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is not None:
-            return pool
-        self._prune()
-        lock = self._pool_locks.setdefault(loop, asyncio.Lock())
-        async with lock:
-            pool = self._pools.get(loop)
-            if pool is None:
-                pool = await self._create_pool()
-                self._pools[loop] = pool
-        return pool
-
-    def _prune(self) -> None:
-        """Release the pools of event loops that have closed (``asyncio.run`` per call, finished threads)."""
-        for loop in [lp for lp in self._pools if lp.is_closed()]:
-            _terminate(self._pools.pop(loop))
+        return await self._pools.get()
 
     async def _create_pool(self) -> Any:
         kwargs = self._connect_kwargs()
@@ -449,24 +430,12 @@ class MySQLBackend(SQLBackend):
         self._prepared.clear()
 
     async def close(self) -> None:
-        self._closed = True
         self._announce_closing()
-        pools = list(self._pools.items())
-        self._pools.clear()
-        current = asyncio.get_running_loop()
-        for loop, pool in pools:
-            if loop is current:
-                pool.close()
-                await pool.wait_closed()
-            else:
-                _terminate(pool)
+        await self._pools.close()
 
     def close_sync(self) -> None:
-        self._closed = True
         self._announce_closing()
-        for pool in list(self._pools.values()):
-            _terminate(pool)
-        self._pools.clear()
+        self._pools.close_sync()
 
     async def _checkout(self) -> tuple[Any, Any]:
         """``(pool, connection)``: a pooled connection, prepared by plugins the first time it is used."""
@@ -1162,6 +1131,11 @@ def _breaks(exc: BaseException) -> bool:
 
 def _cause(exc: BaseException) -> BaseException:
     return _sanitized(exc)
+
+
+async def _close_pool(pool: Any) -> None:
+    pool.close()
+    await pool.wait_closed()
 
 
 def _terminate(pool: Any) -> None:

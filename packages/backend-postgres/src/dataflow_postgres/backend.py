@@ -38,6 +38,7 @@ from dataflow.errors import (
     SchemaError,
     TransactionConflictError,
 )
+from dataflow.pools import LoopPools
 from dataflow.sql import SQLBackend
 from dataflow.transactions import SQLTransactionHandle
 from dataflow.urls import mask_secrets
@@ -74,6 +75,24 @@ def _decode_datetime(value: Any) -> Any:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+async def _close_pool(pool: Any) -> None:
+    await pool.close()
+
+
+def _terminate_pool(pool: Any) -> None:
+    """Terminate a pool, also one whose event loop has closed: then its sockets are closed directly
+    (a transport cannot close itself without its loop)."""
+    try:
+        pool.terminate()
+    except RuntimeError:
+        for holder in getattr(pool, "_holders", ()):
+            transport = getattr(getattr(holder, "_con", None), "_transport", None)
+            sock = getattr(transport, "_sock", None)
+            if sock is not None:
+                sock.close()
+                transport._sock = None  # closed: nothing left for the transport to warn about
+
+
 class DataFlowConnection(asyncpg.Connection):
     """asyncpg's connection, remembering the session settings :meth:`PostgresBackend.fetch_with_settings`
     made on it."""
@@ -104,10 +123,8 @@ class PostgresBackend(SQLBackend):
         self.decoders = {"json": _decode_json, "datetime": _decode_datetime}
         self.pool_size = int(options.get("pool_size") or 10)
         self.connect_timeout = float(options.get("connect_timeout") or url.query.get("connect_timeout") or 10)
-        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
-        self._pool_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+        self._pools = LoopPools(self._create_pool, _close_pool, _terminate_pool, "PostgreSQL")
         self._tx: contextvars.ContextVar[Any] = contextvars.ContextVar(f"dataflow_pg_tx_{id(self)}", default=None)
-        self._closed = False
         self.unicode_collation: str | None = None
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self.row_level_security = bool(options.get("row_level_security", False))
@@ -163,19 +180,7 @@ class PostgresBackend(SQLBackend):
         return kwargs
 
     async def _pool(self) -> Any:
-        if self._closed:
-            raise DatabaseError("the PostgreSQL backend is closed")
-        loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is not None:
-            return pool
-        lock = self._pool_locks.setdefault(loop, asyncio.Lock())
-        async with lock:
-            pool = self._pools.get(loop)
-            if pool is None:
-                pool = await self._create_pool()
-                self._pools[loop] = pool
-        return pool
+        return await self._pools.get()
 
     async def _create_pool(self) -> Any:
         kwargs = self._connect_kwargs()
@@ -220,23 +225,12 @@ class PostgresBackend(SQLBackend):
         self._connections = weakref.WeakSet()
 
     async def close(self) -> None:
-        self._closed = True
         self._announce_closing()
-        pools = list(self._pools.items())
-        self._pools.clear()
-        current = asyncio.get_running_loop()
-        for loop, pool in pools:
-            if loop is current:
-                await pool.close()
-            else:
-                pool.terminate()
+        await self._pools.close()
 
     def close_sync(self) -> None:
-        self._closed = True
         self._announce_closing()
-        for pool in list(self._pools.values()):
-            pool.terminate()
-        self._pools.clear()
+        self._pools.close_sync()
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[Any]:
