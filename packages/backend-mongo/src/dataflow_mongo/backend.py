@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import re
 import threading
@@ -203,7 +202,6 @@ class MongoBackend(Backend):
         self.server_transactions: bool | None = None
         self._conns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Conn] = weakref.WeakKeyDictionary()
         self._conns_lock = threading.Lock()
-        self._tx: contextvars.ContextVar[Any] = contextvars.ContextVar(f"dataflow_mongo_tx_{id(self)}", default=None)
         self._plans: dict[str, _Plan] = {}
         self._compilers: dict[str, FilterCompiler] = {}
         self._runner: Any = None
@@ -370,7 +368,7 @@ class MongoBackend(Backend):
     def session(self, conn: _Conn) -> Any:
         """The session of the transaction bound to this context (None outside one, or on a server without
         transactions). Raises when that transaction can no longer be used."""
-        handle = self._tx.get()
+        handle = self.bound_handle()
         if handle is None:
             return None
         handle.usable()
@@ -404,15 +402,6 @@ class MongoBackend(Backend):
             raise TransactionError(f"cannot begin a MongoDB transaction: {self._describe(exc)}") from exc
         return MongoTransaction(self, conn, session, isolation_level)
 
-    def bind(self, handle: Any) -> Any:
-        return self._tx.set(handle)
-
-    def unbind(self, token: Any) -> None:
-        self._tx.reset(token)
-
-    def current_transaction(self) -> Any:
-        handle = self._tx.get()
-        return handle if handle is not None and handle.active else None
 
     async def atomic(self, work: Callable[[_Conn, Any], Awaitable[Any]], attempts: int = 3) -> Any:
         """Run ``work(conn, session)`` all or nothing: in a transaction of its own, retried on a transient write
@@ -449,7 +438,7 @@ class MongoBackend(Backend):
 
     def _foreign(self) -> MongoTransaction | None:
         """The bound transaction, when it lives on another event loop than this call."""
-        handle = self._tx.get()
+        handle = self.bound_handle()
         if handle is not None and handle.loop is not asyncio.get_running_loop():
             return handle
         return None
@@ -457,7 +446,7 @@ class MongoBackend(Backend):
     # --- errors ---------------------------------------------------------------------------------------------------------
 
     def _translate(self, exc: BaseException, model: ModelSpec | None = None) -> DataFlowError:
-        handle = self._tx.get()
+        handle = self.bound_handle()
         if (handle is not None and handle.session is not None and isinstance(exc, perr.PyMongoError)
                 and not isinstance(exc, (perr.InvalidDocument, perr.InvalidName, perr.ConfigurationError))):
             handle.doom(f"an operation in it failed ({type(exc).__name__}), and MongoDB aborts a whole transaction "

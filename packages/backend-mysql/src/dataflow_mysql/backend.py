@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import datetime as dt
 import decimal
 import gc
@@ -258,7 +257,6 @@ class MySQLBackend(SQLBackend):
         self._connect_kwargs_cache: dict | None = None
         self._pools = LoopPools(self._create_pool, _close_pool, _terminate, "MySQL")
         self._prepared: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._tx: contextvars.ContextVar[Any] = contextvars.ContextVar(f"dataflow_mysql_tx_{id(self)}", default=None)
         self._unique_cache: dict[str, dict[str, tuple[str, ...]]] = {}
         self._key_lengths: dict[str, int] = {}
         self._key_names: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -472,7 +470,7 @@ class MySQLBackend(SQLBackend):
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[Any]:
-        pinned = self._tx.get()
+        pinned = self.bound_handle()
         if pinned is not None:
             pinned.check_active()
             async with pinned.lock:  # nodes of one level may share a transaction concurrently
@@ -499,15 +497,6 @@ class MySQLBackend(SQLBackend):
             raise
         return MySQLTransaction(self, pool, conn, isolation_level)
 
-    def bind(self, handle: Any) -> Any:
-        return self._tx.set(handle)
-
-    def unbind(self, token: Any) -> None:
-        self._tx.reset(token)
-
-    def current_transaction(self) -> Any:
-        handle = self._tx.get()
-        return handle if handle is not None and handle.active else None
 
     async def _run(self, tx: MySQLTransaction, statement: bytes | str) -> Any:
         """One statement on a transaction's connection (under its lock); the cursor's ``lastrowid``."""
@@ -625,7 +614,7 @@ class MySQLBackend(SQLBackend):
         failed migration can be partly applied; every step is idempotent and the next start completes it.
         """
         name = f"dataflow_migrate:{self.url.database}"[:64]
-        outside = self._tx.set(None)  # DDL would commit a caller's open transaction: run it on other connections
+        outside = self.bind(None)  # DDL would commit a caller's open transaction: run it on other connections
         try:
             async with self._acquire() as conn:
                 async with conn.cursor() as cur:
@@ -648,7 +637,7 @@ class MySQLBackend(SQLBackend):
             error = self._translate(exc, "DDL")
             raise SchemaError(f"schema change failed: {error.message}", orig=getattr(error, "orig", None)) from _cause(exc)
         finally:
-            self._tx.reset(outside)
+            self.unbind(outside)
 
     async def change_column_type(self, model, field) -> None:
         quote = self.dialect.identifier_preparer.quote

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import datetime as dt
 import inspect
 import json
@@ -124,7 +123,6 @@ class PostgresBackend(SQLBackend):
         self.pool_size = int(options.get("pool_size") or 10)
         self.connect_timeout = float(options.get("connect_timeout") or url.query.get("connect_timeout") or 10)
         self._pools = LoopPools(self._create_pool, _close_pool, _terminate_pool, "PostgreSQL")
-        self._tx: contextvars.ContextVar[Any] = contextvars.ContextVar(f"dataflow_pg_tx_{id(self)}", default=None)
         self.unicode_collation: str | None = None
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self.row_level_security = bool(options.get("row_level_security", False))
@@ -234,7 +232,7 @@ class PostgresBackend(SQLBackend):
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[Any]:
-        pinned = self._tx.get()
+        pinned = self.bound_handle()
         if pinned is not None:
             pinned.check_active()
             async with pinned.lock:  # nodes of one level may share a transaction concurrently
@@ -272,15 +270,6 @@ class PostgresBackend(SQLBackend):
             raise
         return PostgresTransaction(self, pool, conn, tr, isolation_level)
 
-    def bind(self, handle):
-        return self._tx.set(handle)
-
-    def unbind(self, token) -> None:
-        self._tx.reset(token)
-
-    def current_transaction(self):
-        handle = self._tx.get()
-        return handle if handle is not None and handle.active else None
 
     # --- driver -----------------------------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ ONE database for the whole DataFlow.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import datetime as dt
 import decimal
 import json
@@ -121,8 +120,6 @@ class SQLiteBackend(SQLBackend):
         self._open_lock = threading.Lock()
         self._owner: SQLiteTransaction | None = None
         self._turn = threading.Condition(self._lock)
-        self._bound: contextvars.ContextVar[SQLiteTransaction | None] = contextvars.ContextVar(
-            f"dataflow_sqlite_tx_{id(self)}", default=None)
         self.busy_timeout = float(options.get("connect_timeout") or 5)
 
     def make_dialect(self):
@@ -239,7 +236,7 @@ class SQLiteBackend(SQLBackend):
     # thread) that began it: statements from other contexts wait until it ends, instead of joining it.
 
     def _mine(self) -> bool:
-        return self._owner is None or self._owner is self._bound.get()
+        return self._owner is None or self._owner is self.bound_handle()
 
     async def _wait_turn(self) -> None:
         if self._mine():
@@ -289,15 +286,6 @@ class SQLiteBackend(SQLBackend):
                     self._owner = None
                 self._turn.notify_all()
 
-    def bind(self, handle):
-        return self._bound.set(handle)
-
-    def unbind(self, token) -> None:
-        self._bound.reset(token)
-
-    def current_transaction(self):
-        handle = self._bound.get()
-        return handle if handle is not None and handle.active else None
 
     async def existing_tables(self) -> set[str]:
         rows = await self.fetch("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')", ())

@@ -8,6 +8,7 @@ timestamps and soft delete are core's job, so every backend behaves the same.
 
 from __future__ import annotations
 
+import contextvars
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -86,6 +87,9 @@ class Backend(ABC):
         self.url = url
         self.host = host
         self.options = options
+        self._bound: contextvars.ContextVar[Any] = contextvars.ContextVar(
+            f"dataflow_tx_{type(self).__name__}_{id(self)}", default=None
+        )
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -109,8 +113,10 @@ class Backend(ABC):
         raise NotImplementedError(f"backend {self.name!r} cannot discover existing schemas")
 
     # --- transactions ------------------------------------------------------------------------------
-    # A backend that declares capabilities.transactions implements begin/bind/unbind/current_transaction;
-    # scopes, savepoints and all-or-nothing bulk operations are built on them in dataflow.transactions.
+    # A backend that declares capabilities.transactions implements begin(); binding a handle to the current
+    # context (task or thread) is done here, once. Its primitives run on ``self.bound_handle()``'s
+    # connection when there is one. Scopes, savepoints and all-or-nothing bulk operations are built on
+    # these in dataflow.transactions.
 
     async def begin(self, isolation_level: str | None = None) -> Any:
         """Start a transaction on a dedicated connection; returns a TransactionHandle."""
@@ -118,14 +124,19 @@ class Backend(ABC):
 
     def bind(self, handle: Any) -> Any:
         """Make primitives in the current context use ``handle``'s connection; returns a reset token."""
-        raise NotImplementedError(f"backend {self.name!r} does not support transactions")
+        return self._bound.set(handle)
 
     def unbind(self, token: Any) -> None:
-        raise NotImplementedError(f"backend {self.name!r} does not support transactions")
+        self._bound.reset(token)
+
+    def bound_handle(self) -> Any:
+        """The handle bound to the current context, ended or not (a primitive then refuses an ended one)."""
+        return self._bound.get()
 
     def current_transaction(self) -> Any:
-        """The handle bound to the current context, or None."""
-        return None
+        """The active handle bound to the current context, or None."""
+        handle = self._bound.get()
+        return handle if handle is not None and handle.active else None
 
     def transaction(self, isolation_level: str | None = None) -> AbstractAsyncContextManager[Any]:
         """A unit of work: begin, or a savepoint inside a transaction; commit or roll back."""
