@@ -784,12 +784,7 @@ class MySQLBackend(SQLBackend):
         found: set[tuple] = set()
         unique = list(dict.fromkeys(keys))
         for begin in range(0, len(unique), KEY_CHUNK):
-            part = unique[begin : begin + KEY_CHUNK]
-            if len(columns) == 1:
-                cond = columns[0].in_([_lit(k[0]) for k in part])
-            else:
-                cond = sa.tuple_(*columns).in_([sa.tuple_(*(_lit(v) for v in k)) for k in part])
-            stmt = sa.select(*columns).where(cond)
+            stmt = sa.select(*columns).where(_keys_in(columns, unique[begin : begin + KEY_CHUNK]))
             if lock:
                 stmt = stmt.with_for_update()
             sql, params = self.compile(stmt)
@@ -806,12 +801,7 @@ class MySQLBackend(SQLBackend):
         by_key: dict[tuple, dict] = {}
         unique = list(dict.fromkeys(encoded))
         for begin in range(0, len(unique), KEY_CHUNK):
-            part = unique[begin : begin + KEY_CHUNK]
-            if len(columns) == 1:
-                cond = columns[0].in_([_lit(k[0]) for k in part])
-            else:
-                cond = sa.tuple_(*columns).in_([sa.tuple_(*(_lit(v) for v in k)) for k in part])
-            sql, params = self.compile(sa.select(*table.c).where(cond))
+            sql, params = self.compile(sa.select(*table.c).where(_keys_in(columns, unique[begin : begin + KEY_CHUNK])))
             for record in await self.fetch(sql, params):
                 by_key[_norm(kinds, [record[p] for p in positions])] = self.decode(model, record)
         out = []
@@ -1120,6 +1110,13 @@ def _breaks(exc: BaseException) -> bool:
 
 def _cause(exc: BaseException) -> BaseException:
     return _sanitized(exc)
+
+
+def _keys_in(columns: list, keys: list[tuple]) -> Any:
+    """``col IN (…)`` for one key column, ``(a, b) IN ((…), …)`` for several; encoded values bound as literals."""
+    if len(columns) == 1:
+        return columns[0].in_([_lit(k[0]) for k in keys])
+    return sa.tuple_(*columns).in_([sa.tuple_(*(_lit(v) for v in k)) for k in keys])
 
 
 async def _close_pool(pool: Any) -> None:
