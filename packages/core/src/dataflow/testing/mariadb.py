@@ -19,15 +19,15 @@ connections are accepted before the server has finished starting.
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from .process import ServerProcess
 
 INSTALL_HINT = "apt-get install -y --no-install-recommends mariadb-server-core mariadb-client-core"
 
@@ -65,17 +65,16 @@ def _greets(port: int) -> bool:
         return False
 
 
-class MariaDBServer:
+class MariaDBServer(ServerProcess):
     """``with MariaDBServer() as db: db.url`` → ``mysql://test:test@127.0.0.1:PORT/test``."""
 
     user, password, database = "test", "test", "test"
+    stop_wait = 60.0  # SIGTERM: a clean shutdown
 
     def __init__(self, buffer_pool: str = "128M", max_allowed_packet: str = "64M") -> None:
+        super().__init__()
         self.buffer_pool = buffer_pool
         self.max_allowed_packet = max_allowed_packet
-        self.proc: subprocess.Popen | None = None
-        self.tmp: Path | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
@@ -92,15 +91,6 @@ class MariaDBServer:
         return str(self.tmp / "mysqld.sock")
 
     # --- lifecycle ---------------------------------------------------------------------------------
-
-    def start(self, timeout: float = 60) -> MariaDBServer:
-        try:
-            self._start(timeout)
-        except BaseException:
-            self.stop()  # never leave a server or a temp dir behind
-            raise
-        atexit.register(self.stop)
-        return self
 
     def _start(self, timeout: float) -> None:
         mariadbd = _find("mariadbd", "mysqld")
@@ -147,25 +137,6 @@ class MariaDBServer:
             return True
         except (OSError, subprocess.SubprocessError):
             return False
-
-    def stop(self, timeout: float = 60) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # a clean shutdown
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = None
-
-    def __enter__(self) -> MariaDBServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- administration ----------------------------------------------------------------------------
 

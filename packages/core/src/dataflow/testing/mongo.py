@@ -18,11 +18,8 @@ existing server (a real ``mongod``, say) instead of starting one.
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,21 +27,23 @@ import time
 from importlib.util import find_spec
 from pathlib import Path
 
+from .process import ServerProcess
+
 URL_ENV = "MONGODB_TEST_URL"
 _LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 
-class MongoServer:
+class MongoServer(ServerProcess):
     """``with MongoServer() as m: m.url`` → ``mongodb://127.0.0.1:PORT/``."""
+
+    stop_wait = 0.5  # SIGTERM closes WiredTiger cleanly, which takes seconds; the data is thrown away anyway
 
     def __init__(self, python: str | None = None, cache_size: str = "256M", url: str | None = None,
                  standalone: bool = False) -> None:
+        super().__init__()
         self.python = python or sys.executable
         self.cache_size = cache_size
         self.standalone = standalone  # --standalone: no replica set, no transactions (like a bare mongod)
-        self.proc: subprocess.Popen | None = None
-        self.tmp: Path | None = None
-        self.port = 0
         self._external = url
         self.server = "SecantusDB" if url is None else "external"
 
@@ -79,13 +78,7 @@ class MongoServer:
             return self
         if find_spec("secantus") is None:
             raise RuntimeError("secantusdb is not installed: pip install secantusdb (a MongoDB-wire test server)")
-        try:
-            self._start(timeout)
-        except BaseException:
-            self.stop()
-            raise
-        atexit.register(self.stop)
-        return self
+        return super().start(timeout)
 
     def _start(self, timeout: float) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="dataflow-mongo-"))
@@ -121,26 +114,6 @@ class MongoServer:
 
         with pymongo.MongoClient(self.url, serverSelectionTimeoutMS=5000) as client:
             client.drop_database(name)
-
-    def stop(self, timeout: float = 30) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            # SIGTERM closes WiredTiger cleanly, which takes seconds; the data is thrown away anyway
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(min(timeout, 0.5))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = None
-
-    def __enter__(self) -> MongoServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 __all__ = ["MongoServer", "URL_ENV"]

