@@ -210,3 +210,58 @@ def db_url_of(db):
         return f"mongodb://{u.host}:{u.port}/{u.database}" + ("?" + "&".join(f"{k}={v}" for k, v in u.query.items()) if u.query else "")
     auth = f"{u.username}:{u.password}" if u.password else u.username
     return f"{u.scheme}://{auth}@{u.host}:{u.port}/{u.database}"
+
+
+# --- callbacks after commit (events and cache invalidation are built on them) ------------------------------
+
+
+def test_after_commit_runs_only_after_the_outermost_commit(db):
+    from dataflow.transactions import after_commit
+
+    seen = []
+
+    async def scenario():
+        async with db.transaction() as tx:
+            await db.express.create("Account", {"name": "a"})
+            await after_commit(db.backend, lambda: seen.append("outer"))
+            assert seen == []  # nothing before the commit
+            if db.backend.capabilities.savepoints:
+                try:
+                    async with db.transaction():
+                        await after_commit(db.backend, lambda: seen.append("rolled back"))
+                        raise RuntimeError("undo the inner block")
+                except RuntimeError:
+                    pass
+                async with db.transaction():
+                    await after_commit(db.backend, lambda: seen.append("released"))
+
+            async def later():
+                seen.append("async")
+
+            tx.after_commit(later)
+        assert seen == (["outer", "released", "async"] if db.backend.capabilities.savepoints else ["outer", "async"])
+        await after_commit(db.backend, lambda: seen.append("no transaction: at once"))
+        assert seen[-1] == "no transaction: at once"
+
+    asyncio.run(scenario())
+
+
+def test_after_commit_is_dropped_on_rollback(db):
+    from dataflow.transactions import after_commit
+
+    seen = []
+
+    async def scenario():
+        with pytest.raises(RuntimeError):
+            async with db.transaction():
+                await db.express.create("Account", {"name": "a"})
+                await after_commit(db.backend, lambda: seen.append("never"))
+                raise RuntimeError("roll back")
+        async with db.transaction():
+            pass
+
+    asyncio.run(scenario())
+    assert seen == []
+    with db.transaction_sync() as tx:
+        tx.after_commit(lambda: seen.append("sync"))
+    assert seen == ["sync"]

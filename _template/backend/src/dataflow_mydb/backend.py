@@ -46,10 +46,10 @@ class MyDBTransaction(TransactionHandle):
         super().__init__(isolation_level)
         self.connection = connection
 
-    async def commit(self) -> None:
+    async def _commit(self) -> None:
         raise NotImplementedError("TODO: COMMIT, release the connection, self.active = False")
 
-    async def rollback(self) -> None:
+    async def _rollback(self) -> None:
         raise NotImplementedError("TODO: ROLLBACK, release the connection, self.active = False")
 
     async def savepoint(self, name: str | None = None) -> str:

@@ -899,14 +899,14 @@ class MongoTransaction(TransactionHandle):
             return await self.backend._elsewhere(self, coro)
         return await coro
 
-    async def commit(self) -> None:
+    async def _commit(self) -> None:
         self.check_active()
         if self.doomed:
             await self._here(self._end(commit=False))
             raise TransactionError(f"cannot commit: this MongoDB transaction was rolled back: {self.doomed}")
         await self._here(self._end(commit=True))
 
-    async def rollback(self) -> None:
+    async def _rollback(self) -> None:
         self.check_active()
         await self._here(self._end(commit=False))
 

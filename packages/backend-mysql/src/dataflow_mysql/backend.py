@@ -977,10 +977,10 @@ class MySQLTransaction(SQLTransactionHandle):
         finally:
             self.pool.release(self.conn)
 
-    async def commit(self) -> None:
+    async def _commit(self) -> None:
         await self._finish("COMMIT")
 
-    async def rollback(self) -> None:
+    async def _rollback(self) -> None:
         await self._finish("ROLLBACK")
 
     async def _run(self, sql: str) -> None:

@@ -335,12 +335,12 @@ class SQLiteTransaction(SQLTransactionHandle):
         self.backend = backend
         self.thread = threading.current_thread()
 
-    async def commit(self) -> None:
+    async def _commit(self) -> None:
         self.check_active()
         self.active = False
         self.backend._end(self, "COMMIT")
 
-    async def rollback(self) -> None:
+    async def _rollback(self) -> None:
         self.check_active()
         self.active = False
         self.backend._end(self, "ROLLBACK")

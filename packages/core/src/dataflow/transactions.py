@@ -13,8 +13,10 @@ built on that:
 
 from __future__ import annotations
 
+import inspect
 import itertools
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +24,10 @@ from .errors import DataFlowError, ValidationError
 
 ISOLATION_LEVELS = ("read_uncommitted", "read_committed", "repeatable_read", "serializable")
 _names = itertools.count(1)
+_log = logging.getLogger("dataflow.transactions")
+
+AfterCommit = Callable[[], Any]
+"""A callback run once the transaction's changes are committed; it may return an awaitable."""
 
 
 class TransactionError(DataFlowError):
@@ -50,7 +56,9 @@ def check_isolation(level: Any) -> str | None:
 
 
 class TransactionHandle:
-    """One open transaction on one pinned connection. Backends subclass it."""
+    """One open transaction on one pinned connection. Backends subclass it and implement ``_commit`` and
+    ``_rollback``; :meth:`commit` and :meth:`rollback` add what every backend shares (callbacks after commit).
+    """
 
     loop: Any = None
     """The event loop whose connection this transaction holds (None for loop-free backends)."""
@@ -59,12 +67,52 @@ class TransactionHandle:
         self.isolation_level = isolation_level
         self.active = True
         self.failed = False
+        self._after_commit: list[AfterCommit] = []
+        self._marks: dict[str, int] = {}
 
     async def commit(self) -> None:
-        raise NotImplementedError
+        """Commit; then run the :meth:`after_commit` callbacks (never when the commit failed)."""
+        try:
+            await self._commit()
+        except BaseException:
+            self._after_commit.clear()
+            raise
+        await self._run_after_commit()
 
     async def rollback(self) -> None:
+        """Roll back; the :meth:`after_commit` callbacks are dropped."""
+        self._after_commit.clear()
+        await self._rollback()
+
+    async def _commit(self) -> None:
         raise NotImplementedError
+
+    async def _rollback(self) -> None:
+        raise NotImplementedError
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run ``callback`` after this transaction commits; dropped on rollback, and on a rollback to a
+        savepoint made before it was registered. Events and cache invalidation use this."""
+        self.check_active()
+        self._after_commit.append(callback)
+
+    def _mark(self, name: str) -> None:
+        self._marks[name] = len(self._after_commit)
+
+    def _forget_since(self, name: str) -> None:
+        mark = self._marks.get(name)
+        if mark is not None:
+            del self._after_commit[mark:]
+
+    async def _run_after_commit(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            try:
+                result = callback()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # the data is committed: a failing listener must not turn that into an error
+                _log.exception("a callback after commit failed")
 
     async def savepoint(self, name: str | None = None) -> str:
         raise NotImplementedError
@@ -82,6 +130,18 @@ class TransactionHandle:
     @staticmethod
     def new_savepoint_name() -> str:
         return f"dataflow_sp_{next(_names)}"
+
+
+async def after_commit(backend: Any, callback: AfterCommit) -> None:
+    """Run ``callback`` once what was just written is committed: at the commit of the transaction bound to
+    this context, or now when there is none (the statement has already committed on its own)."""
+    handle = backend.current_transaction()
+    if handle is not None:
+        handle.after_commit(callback)
+        return
+    result = callback()
+    if inspect.isawaitable(result):
+        await result
 
 
 async def begin(backend: Any, isolation_level: str | None = None) -> TransactionHandle:
@@ -130,10 +190,12 @@ class SQLTransactionHandle(TransactionHandle):
     async def savepoint(self, name: str | None = None) -> str:
         name = check_savepoint(name or self.new_savepoint_name())
         await self._run(f"SAVEPOINT {name}")
+        self._mark(name)
         return name
 
     async def rollback_to(self, name: str) -> None:
         await self._run(f"ROLLBACK TO SAVEPOINT {check_savepoint(name)}")
+        self._forget_since(name)
 
     async def release(self, name: str) -> None:
         await self._run(f"RELEASE SAVEPOINT {check_savepoint(name)}")
