@@ -72,7 +72,7 @@ def announce_to_stderr(line: str) -> None:
 #: Where the one "installing …" line goes; the pytest plugin points it at the terminal.
 announce: Callable[[str], None] = announce_to_stderr
 
-_installed_once: dict[str, str] = {}  # this process's apt-get outcome: "" = done, else why it failed
+_install_outcome: str | None = None  # this process's apt-get run: None = not yet, "" = done, else why it failed
 _install_by_default = False
 
 
@@ -138,24 +138,23 @@ def install_missing() -> str:
     """Install every missing, not hidden package of :data:`REQUIREMENTS` with one apt-get run, at most once
     per process; "" when done, else why it failed. Two processes: the second waits for the first, then finds
     nothing left to install."""
-    if "outcome" in _installed_once:
-        return _installed_once["outcome"]
+    global _install_outcome
     with open(LOCK_FILE, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX)  # also between threads: each open() is a lock of its own
         try:
-            packages = [package for requirement in REQUIREMENTS.values()
-                        if not hidden(requirement.server) and find(requirement) is None
-                        for package in requirement.packages]
-            _installed_once["outcome"] = _apt_get_install(packages) if packages else ""
+            if _install_outcome is None:
+                packages = [package for requirement in REQUIREMENTS.values()
+                            if not hidden(requirement.server) and find(requirement) is None
+                            for package in requirement.packages]
+                _install_outcome = _apt_get_install(packages) if packages else ""
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    return _installed_once["outcome"]
+    return _install_outcome
 
 
 def _apt_get_install(packages: list[str]) -> str:
-    announce(f"dataflow-testing: installing the Debian packages {' '.join(packages)} "
-             "for the test servers (missing; running as root): apt-get update, then "
-             f"{install_command(packages)}")
+    announce("dataflow-testing: installing the Debian packages the test servers need (missing; running as root): "
+             f"apt-get update && {install_command(packages)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     wait = ["-o", "DPkg::Lock::Timeout=300"]  # another apt-get on this machine: wait for it, do not fail
     for command in (["apt-get", "update", "-qq", *wait],
