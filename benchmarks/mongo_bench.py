@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.real_home:
         os.environ["HOME"] = tempfile.mkdtemp(prefix="dataflow-bench-home-")
     quiet_logging()
-    from dataflow.testing.mongo import MongoServer
+    from dataflow_testing import MongoServer
 
     server = MongoServer(url=args.url) if args.url else MongoServer()
     server.start()

@@ -2,7 +2,7 @@
 
     hatch run python benchmarks/mysql_bench.py [--rows 100000] [--quick] [--repeat 5]
 
-Starts a throwaway MariaDB (``dataflow.testing.mariadb``: data in /dev/shm, flush at commit off), then
+Starts a throwaway MariaDB (``dataflow_testing.MariaDBServer``: data in /dev/shm, flush at commit off), then
 measures on tables with the same DDL (DataFlow's own ``CREATE TABLE``, unique key on ``name``):
 
 * BulkCreate of N rows through the ``PersonBulkCreateNode`` (one workflow, LocalRuntime) vs raw aiomysql
@@ -31,8 +31,8 @@ os.environ["HOME"] = tempfile.mkdtemp(prefix="dataflow-bench-home-")  # kailash 
 
 import aiomysql  # noqa: E402
 from dataflow import DataFlow  # noqa: E402
-from dataflow.testing.mariadb import MariaDBServer  # noqa: E402
 from dataflow_mysql.backend import INIT_COMMAND  # noqa: E402
+from dataflow_testing import MariaDBServer  # noqa: E402
 from kailash.runtime import LocalRuntime  # noqa: E402
 from people import COLUMNS, declare_person, median_time, rows, run_node  # noqa: E402
 

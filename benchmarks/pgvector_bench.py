@@ -34,9 +34,9 @@ import warnings
 import asyncpg
 import numpy as np
 from dataflow import DataFlow
-from dataflow.testing import PostgresServer
 from dataflow_pgvector import Vector
 from dataflow_pgvector.search import SearchPlan
+from dataflow_testing import PostgresServer
 from kailash.runtime import AsyncLocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
 from pgvector.asyncpg import register_vector

@@ -24,7 +24,7 @@ import warnings
 
 import asyncpg
 from dataflow import DataFlow
-from dataflow.testing import PostgresServer
+from dataflow_testing import PostgresServer
 from kailash.runtime import LocalRuntime
 from people import COLUMNS, declare_person, median_time, rows, run_node
 

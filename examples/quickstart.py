@@ -1,7 +1,6 @@
-# The "30-Second Quick Start" of the dataflow-quickstart seed, exactly as written there.
 from dataflow import DataFlow
-from kailash.runtime import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
+from kailash.runtime import LocalRuntime
 
 # 1. Zero-config initialization
 db = DataFlow()  # Auto-detects: SQLite (dev) or PostgreSQL (prod via DATABASE_URL)

@@ -1,9 +1,9 @@
-"""Fixtures for cross-package tests: fresh databases on every SQL backend that runs here."""
+"""Fixtures for cross-package tests: fresh databases on every backend that runs here, and a Redis."""
 
 import uuid
 
 import pytest
-from dataflow.testing import MariaDBServer, PostgresServer
+from dataflow_testing import MariaDBServer, MongoServer, PostgresServer, RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -20,10 +20,22 @@ def mariadb_server():
 
 @pytest.fixture(scope="session")
 def mongo_server():
-    from dataflow.testing.mongo import MongoServer
-
     with MongoServer.from_env() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A Redis from Debian's redis-server package, in memory, for the whole session."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """``redis://127.0.0.1:PORT/0``, emptied after the test."""
+    yield redis_server.url
+    redis_server.flushdb(0)
 
 
 @pytest.fixture(params=["sqlite", "postgres", "mysql", "mongo"])

@@ -15,6 +15,7 @@ import inspect
 import logging
 import re
 import sqlite3
+import subprocess
 import sys
 import types
 from decimal import Decimal
@@ -345,6 +346,24 @@ def test_readme_quickstart_is_the_seed_quickstart():
     seed = (ROOT / "tests" / "seed_examples" / "quickstart_01_30_second.py").read_text(encoding="utf-8")
     verbatim = seed.split("# ---- seed: verbatim ----\n", 1)[1].split("# ---- end seed ----\n", 1)[0]
     assert verbatim.strip("\n") in [block.strip("\n") for block in fenced(read("README.md"), "python")]
+
+
+def test_examples_quickstart_is_the_seed_block_byte_for_byte():
+    """The README says so: ``hatch run quickstart`` runs the seed's first code block, not a tidied copy."""
+    seed = read("tests/seed_examples/dataflow-quickstart.md")
+    assert (ROOT / "examples" / "quickstart.py").read_bytes() == fenced(seed, "python")[0].encode("utf-8")
+
+
+def test_ci_runs_the_readme_fresh_machine_block_as_written():
+    """``.ci/run`` runs the README block marked for it; ``--print`` shows what it would run."""
+    marked = read("README.md").split("<!-- .ci/run runs the next block -->\n", 1)[1]
+    block = fenced(marked, "bash")[0]
+    printed = subprocess.run([str(ROOT / ".ci" / "run"), "--print"], capture_output=True, text=True, timeout=30)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == block
+    lines = block.splitlines()
+    assert "python3 -m venv /opt/hatch" in lines[1] and "/usr/local/bin/hatch" in lines[2], "hatch, then on PATH"
+    assert lines[-2:] == ["hatch run quickstart", "hatch run test"]
 
 
 # --- (d) the filter language --------------------------------------------------------------------------------------

@@ -10,4 +10,4 @@ import pytest
 @pytest.fixture(scope="session")
 def dataflow_url():
     """The URL every conformance suite runs against."""
-    pytest.skip("TODO: start a MyDB server (see dataflow.testing) and return its URL")
+    pytest.skip("TODO: start a MyDB server (see dataflow_testing, packages/testing) and return its URL")

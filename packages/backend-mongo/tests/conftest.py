@@ -7,7 +7,7 @@ runs the same tests against an existing server, a real ``mongod`` say.
 import uuid
 
 import pytest
-from dataflow.testing.mongo import MongoServer
+from dataflow_testing import MongoServer
 
 
 @pytest.fixture(scope="session")

@@ -404,7 +404,7 @@ def test_drop_tables_removes_collections_and_counters(fresh_database, raw, open_
 
 @pytest.fixture(scope="module")
 def standalone():
-    from dataflow.testing.mongo import MongoServer
+    from dataflow_testing import MongoServer
 
     with MongoServer(standalone=True) as server:
         yield server

@@ -3,7 +3,7 @@
 import uuid
 
 import pytest
-from dataflow.testing.mariadb import MariaDBServer
+from dataflow_testing import MariaDBServer
 
 
 @pytest.fixture(scope="session")

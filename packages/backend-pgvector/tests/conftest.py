@@ -15,7 +15,7 @@ from dataflow.conformance.plugin import (  # noqa: F401  (fixtures and the marke
     table_name,
     unique_suffix,
 )
-from dataflow.testing import PostgresServer
+from dataflow_testing import PostgresServer
 
 
 @pytest.fixture(scope="session")

