@@ -268,6 +268,7 @@ EXPECTED_ALL = [
     "Express",
     "FieldSpec",
     "FilterError",
+    "LoggingConfig",
     "ModelError",
     "ModelSpec",
     "NodeFailure",

@@ -18,7 +18,10 @@ from typing import Any
 from . import logs
 from .backend import Backend
 from .errors import ConfigurationError, ModelError
+from .events import EventBus
 from .express import Express, SyncExpress
+from .logging_config import LoggingConfig, set_level
+from .metrics import OperationMetrics
 from .model import ModelSpec, declare, forbid_instantiation, model_from_table
 from .nodes import OPERATIONS, ownership
 from .operations import Operations
@@ -42,6 +45,8 @@ OPTIONS = {
     "multi_tenant": "every model gets a tenant_id and is scoped to the bound tenant (see db.tenant())",
     "row_level_security": "the database itself also enforces tenant isolation of multi-tenant models "
                           "(backends with the row_level_security capability: PostgreSQL)",
+    "log_level": "level of the 'dataflow' loggers, e.g. 'INFO' (nothing else is configured)",
+    "log_config": "a LoggingConfig (LoggingConfig.production() / .development()), applied at construction",
 }
 
 
@@ -97,6 +102,9 @@ class DataFlow:
         self.tenant_context = TenantContext()
         self.express = Express(self)
         self.express_sync = SyncExpress(self)
+        self._metrics = OperationMetrics()
+        self._event_bus: EventBus | None = None  # created by the first use of db.event_bus
+        self._slow_seconds: float | None = self._configure_logging(options)
         logs.install()
         _live.add(self)
 
@@ -108,6 +116,43 @@ class DataFlow:
 
     def __repr__(self) -> str:
         return f"DataFlow({self.url.masked()!r}, backend={self.backend.name!r}, models={list(self.models)})"
+
+    def _configure_logging(self, options: dict) -> float | None:
+        config = options.get("log_config")
+        if config is not None and not isinstance(config, LoggingConfig):
+            raise ConfigurationError(f"log_config must be a LoggingConfig (e.g. LoggingConfig.production()), "
+                                     f"got {type(config).__name__}")
+        if config is not None:
+            config.apply()
+        if options.get("log_level") is not None:
+            set_level(options["log_level"])
+        return config.slow_query_threshold if config is not None else None
+
+    # --- observing: events and metrics (dataflow.events, dataflow.metrics) -----------------------------------------
+
+    @property
+    def event_bus(self) -> EventBus:
+        """Where ``dataflow.{Model}.{action}`` events are published after commit (see dataflow.events)."""
+        if self._event_bus is None:
+            self._event_bus = EventBus()
+        return self._event_bus
+
+    @property
+    def _models(self) -> dict[str, ModelSpec]:
+        """The models by name, under the attribute Nexus's DataFlow event bridge reads."""
+        return self.models
+
+    def metrics(self) -> dict[str, Any]:
+        """Operation counts, errors and latency histograms per model and operation, and the pool figures."""
+        from .metrics import snapshot
+
+        return snapshot(self)
+
+    def metrics_text(self) -> str:
+        """The same in the Prometheus text format (needs prometheus-client: the ``nexus`` extra)."""
+        from .metrics import prometheus_text
+
+        return prometheus_text(self)
 
     def node_name(self, model: str, suffix: str) -> str:
         name = f"{model}{suffix}Node"
