@@ -17,7 +17,7 @@ from typing import Any
 
 from . import logs
 from .backend import Backend
-from .errors import ConfigurationError, ModelError
+from .errors import ConfigurationError, ModelError, SchemaError
 from .events import EventBus
 from .express import Express, SyncExpress
 from .logging_config import LoggingConfig, set_level
@@ -128,7 +128,7 @@ class DataFlow:
             set_level(options["log_level"])
         return config.slow_query_threshold if config is not None else None
 
-    # --- observing: events and metrics (dataflow.events, dataflow.metrics) -----------------------------------------
+    # --- observing and serving: events, metrics, workflows (dataflow.events, .metrics, .serving) ----------------
 
     @property
     def event_bus(self) -> EventBus:
@@ -153,6 +153,12 @@ class DataFlow:
         from .metrics import prometheus_text
 
         return prometheus_text(self)
+
+    def get_workflows(self, models: list[str] | None = None, operations: list[str] | None = None) -> dict[str, Any]:
+        """Ready workflows, one per model operation, for Nexus or any runtime (see dataflow.serving)."""
+        from .serving import build_workflows
+
+        return build_workflows(self, models=models, operations=operations)
 
     def node_name(self, model: str, suffix: str) -> str:
         name = f"{model}{suffix}Node"
@@ -393,7 +399,15 @@ class DataFlow:
         pending = [m for m in self._pending if m.name not in self._ready_models]
         if pending:
             create = self.auto_migrate and not self.existing_schema_mode
-            await self.backend.ensure_models(pending, create=create)
+            try:
+                await self.backend.ensure_models(pending, create=create)
+            except SchemaError as error:
+                if create:
+                    raise
+                raise SchemaError(f"{error.message}. Create the tables with db.create_tables() (await "
+                                  "db.create_tables_async() in async code) or apply changes with db.migrate(apply=True); "
+                                  "with auto_migrate=False / existing_schema_mode=True DataFlow never creates them itself",
+                                  orig=error.orig) from error
             self._ready_models.update(m.name for m in pending)
             self._pending = [m for m in self._pending if m.name not in self._ready_models]
 
