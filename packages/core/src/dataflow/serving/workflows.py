@@ -150,8 +150,8 @@ def _node_class(db: DataFlow, model: ModelSpec, operation: str) -> type[ServeNod
     })
 
 
-def describe(model: ModelSpec, operation: str) -> str:
-    schema = input_schema(model, operation)
+def describe(model: ModelSpec, operation: str, schema: dict[str, Any] | None = None) -> str:
+    schema = schema or input_schema(model, operation)
     required = schema["required"]
     inputs = ", ".join([f"{k} (required)" for k in required] + [k for k in schema["properties"] if k not in required])
     return f"{OPERATIONS[operation]} {model.name} records (table {model.table}). Inputs: {inputs}."
@@ -170,8 +170,9 @@ def build_workflows(db: DataFlow, models: list[str] | None = None,
         model = db.models[model_name]
         for operation in chosen_ops:
             name = workflow_name(db, model_name, operation)
-            workflow = Workflow(workflow_id=str(uuid.uuid4()), name=name, description=describe(model, operation),
-                                metadata=WorkflowMetadata(input_schema=input_schema(model, operation),
+            schema = input_schema(model, operation)
+            workflow = Workflow(workflow_id=str(uuid.uuid4()), name=name, description=describe(model, operation, schema),
+                                metadata=WorkflowMetadata(input_schema=schema,
                                                           dataflow={"model": model_name, "operation": operation}))
             workflow.add_node(operation, _node_class(db, model, operation))
             workflows[name] = workflow
