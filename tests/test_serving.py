@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -37,8 +38,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, base: str, mcp: str, log: Path) -> None:
-        self.base, self.mcp, self.log = base, mcp, log
+    def __init__(self, base: str, mcp: str, log: Path, backend: str) -> None:
+        self.base, self.mcp, self.log, self.backend = base, mcp, log, backend
         self.http = httpx.Client(base_url=base, timeout=30)
 
     def post(self, name: str, inputs: dict | None = None, tenant: str | None = None) -> httpx.Response:
@@ -52,12 +53,26 @@ class Server:
         return response.json()["outputs"][name.split("_", 1)[1]]["result"]
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def database(request, tmp_path_factory):
+    """A new database for the module: a SQLite file, or a PostgreSQL database (an async driver, whose
+    connections belong to an event loop: REST runs on uvicorn's, MCP tools on the MCP server's own)."""
+    if request.param == "sqlite":
+        yield "sqlite", f"sqlite:///{tmp_path_factory.mktemp('serving-db') / 'serve.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"serve_{uuid.uuid4().hex[:8]}"
+    yield "postgres", server.create_database(name)
+    server.drop_database(name)
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(database, tmp_path_factory):
+    backend, url = database
     tmp = tmp_path_factory.mktemp("serving")
     api, mcp = free_port(), free_port()
     log = tmp / "server.log"
-    env = {**os.environ, "SERVE_DB_URL": f"sqlite:///{tmp / 'serve.db'}", "SERVE_API_PORT": str(api),
+    env = {**os.environ, "SERVE_DB_URL": url, "SERVE_API_PORT": str(api),
            "SERVE_MCP_PORT": str(mcp), "SERVE_DOWN_URL": f"postgresql://app:s3cret-pw@127.0.0.1:{free_port()}/nowhere"}
     env.pop("DATABASE_URL", None)
     with open(log, "w") as out:
@@ -76,7 +91,7 @@ def server(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f"Nexus did not answer /health within {START_TIMEOUT} s:\n{log.read_text()[-4000:]}")
             time.sleep(0.2)
-        yield Server(f"http://127.0.0.1:{api}", f"ws://127.0.0.1:{mcp}", log)
+        yield Server(f"http://127.0.0.1:{api}", f"ws://127.0.0.1:{mcp}", log, backend)
     finally:
         proc.terminate()
         try:
@@ -319,7 +334,7 @@ def test_metrics_and_health_are_served(server):
     assert any('code="DF-502"' in line for line in series)
     assert any(line.startswith("dataflow_operation_duration_seconds_bucket") for line in series)
     figures = server.http.get("/dataflow/metrics").json()
-    assert figures["backend"] == "sqlite" and figures["operations"]["Item"]["create"]["errors_by_code"]["DF-502"] >= 1
+    assert figures["backend"] == server.backend and figures["operations"]["Item"]["create"]["errors_by_code"]["DF-502"] >= 1
     health = server.http.get("/dataflow/health")
     assert health.status_code == 200 and health.json()["status"] == "healthy"
     down = server.http.get("/dataflow/down/health")
