@@ -13,8 +13,9 @@ Measurements
   2. Per request, SQLite file database, the server in a subprocess, one keep-alive HTTP client: a create
      (``Item_create``) and a filtered, ordered list of 20 rows (``Item_list``) over REST, against the same
      operations through ``db.express`` in this process on the same file; and Nexus's own floor, a
-     1-node workflow whose node returns at once. Medians of interleaved rounds after warm-up. Target:
-     REST - express <= 2 ms per request.
+     1-node workflow whose node returns at once, and the HTTP floor, a plain endpoint. Medians of interleaved rounds after warm-up. Target:
+     REST - express <= 2 ms per request. The server logs as in production (``LoggingConfig.production()``,
+     which quiets the Kailash SDK's per-request INFO lines, and no access log) unless ``--default-logging``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ SERVER = textwrap.dedent('''
     from kailash.nodes.base_async import AsyncNode
     from kailash.workflow.graph import Workflow
     t1 = time.perf_counter()
+    if os.environ["BENCH_LOGS"] == "production":
+        import logging
+        from dataflow import LoggingConfig
+        LoggingConfig.production().apply()
+        logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     db = DataFlow(os.environ["BENCH_URL"])
     for i in range(int(os.environ["BENCH_MODELS"]) - 1):
         db.model(type(f"Extra{i}", (), {"__annotations__": {"name": str, "qty": int}}))
@@ -63,8 +69,14 @@ SERVER = textwrap.dedent('''
     floor = Workflow(workflow_id="noop", name="noop")
     floor.add_node("noop", Noop)
     app.register("noop", floor)
+
+    async def ping():
+        return {"ok": 1}
+
+    app.register_endpoint("/bench/ping", ["POST"], ping)
     t2 = time.perf_counter()
-    print(f"TIMES {t1 - t0:.4f} {t2 - t1:.4f} {time.perf_counter():.6f}", flush=True)
+    with open(os.environ["BENCH_TIMES"], "w") as out:
+        out.write(f"{t1 - t0:.4f} {t2 - t1:.4f} {time.perf_counter():.6f}")
     app.start()
 ''')
 
@@ -75,27 +87,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(workdir: Path, url: str, models: int) -> tuple[subprocess.Popen, str, dict]:
+def start_server(workdir: Path, url: str, models: int, logs: str) -> tuple[subprocess.Popen, str, dict]:
     api = free_port()
+    times = workdir / "times.txt"
     env = {**os.environ, "BENCH_URL": url, "BENCH_MODELS": str(models), "BENCH_API": str(api),
-           "BENCH_MCP": str(free_port())}
+           "BENCH_MCP": str(free_port()), "BENCH_TIMES": str(times), "BENCH_LOGS": logs}
     script = workdir / "server.py"
     script.write_text(SERVER)
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=workdir, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    times = proc.stdout.readline().split()
-    if not times or times[0] != "TIMES":
-        raise SystemExit(f"the server did not start: {times}")
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{api}"
     with httpx.Client() as client:
         while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"the server exited with {proc.returncode}")
             try:
                 if client.get(f"{base}/health").status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.01)
     ready = time.perf_counter()  # the same clock as the child's (CLOCK_MONOTONIC) on Linux
-    figures = {"import": float(times[1]), "declare_and_register": float(times[2]), "start_to_health": ready - float(times[3])}
+    imported, registered, started = map(float, times.read_text().split())
+    figures = {"import": imported, "declare_and_register": registered, "start_to_health": ready - started}
     return proc, base, figures
 
 
@@ -111,6 +124,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--models", type=int, default=20, help="models declared (Item is the last)")
+    parser.add_argument("--default-logging", action="store_true",
+                        help="keep Nexus's and kailash's INFO logging (default: LoggingConfig.production(), "
+                             "uvicorn's access log off)")
     args = parser.parse_args()
     rounds, per_round, seed_rows = (3, 20, 200) if args.quick else (10, 60, 2000)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -118,7 +134,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         url = f"sqlite:///{workdir / 'bench.db'}"
-        proc, base, startup = start_server(workdir, url, args.models)
+        proc, base, startup = start_server(workdir, url, args.models, "default" if args.default_logging else "production")
         try:
             print(f"start-up, {args.models} models ({args.models * 11} workflows): import dataflow+nexus {startup['import']:.2f} s, "
                   f"declare+Nexus()+serve() {startup['declare_and_register']:.2f} s, "
@@ -146,7 +162,7 @@ def requests(base: str, url: str, rounds: int, per_round: int, seed_rows: int) -
                                          for i in range(seed_rows)])
     list_inputs = {"filter": {"qty": {"$gte": 50}, "active": True}, "order_by": ["-qty", "name"], "limit": 20}
     timings: dict[str, list[float]] = {k: [] for k in ("rest_create", "express_create", "rest_list", "express_list",
-                                                       "noop")}
+                                                       "noop", "ping")}
     counter = iter(range(10**9))
 
     def timed(key: str, call) -> None:
@@ -170,9 +186,11 @@ def requests(base: str, url: str, rounds: int, per_round: int, seed_rows: int) -
             timed("express_list", lambda: db.express_sync.list("Item", list_inputs["filter"], limit=20,
                                                                order_by=list_inputs["order_by"]))
             timed("noop", lambda: post("noop", {}))
+            timed("ping", lambda: client.post("/bench/ping", json={}))
     db.close()
     rows = [("create", "rest_create", "express_create"), ("filtered list (20 rows)", "rest_list", "express_list")]
     floor = median_ms(timings["noop"])
+    print(f"HTTP floor (a plain Nexus endpoint, no workflow): median {median_ms(timings['ping']):.2f} ms")
     print(f"Nexus floor (1-node no-op workflow over REST): median {floor:.2f} ms, p95 {p95_ms(timings['noop']):.2f} ms")
     for label, rest, express in rows:
         added = median_ms(timings[rest]) - median_ms(timings[express])

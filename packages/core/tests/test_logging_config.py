@@ -12,13 +12,15 @@ from dataflow.logging_config import mask_secrets
 
 @pytest.fixture(autouse=True)
 def restore_logging():
-    logger, kailash = logging.getLogger("dataflow"), logging.getLogger("kailash")
-    saved = (list(logger.handlers), logger.level, logger.propagate, kailash.level)
+    logger = logging.getLogger("dataflow")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    levels = {name: logging.getLogger(name).level for name in ("kailash", "kailash_mcp", "nexus")}
     yield
     logger.handlers[:] = saved[0]
     logger.setLevel(saved[1])
     logger.propagate = saved[2]
-    kailash.setLevel(saved[3])
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def test_presets_mean_what_they_say():
@@ -26,6 +28,11 @@ def test_presets_mean_what_they_say():
     assert production.level == logging.WARNING and production.kailash_level == logging.WARNING
     assert development.level == logging.DEBUG and development.slow_query_threshold == 0.1
     assert LoggingConfig.production(slow_query_threshold=None).slow_query_threshold is None
+
+
+def test_production_quiets_the_kailash_sdk_loggers():
+    LoggingConfig.production(handler=logging.StreamHandler(io.StringIO())).apply()
+    assert [logging.getLogger(n).level for n in ("kailash", "kailash_mcp", "nexus")] == [logging.WARNING] * 3
 
 
 def test_apply_installs_one_masking_handler():

@@ -22,6 +22,7 @@ from typing import Any
 
 LOGGER = "dataflow"
 SLOW_LOGGER = "dataflow.slow"
+KAILASH_LOGGERS = ("kailash", "kailash_mcp", "nexus")
 
 # the password runs to the last "@" before the host, so unencoded "@" and "#" in it are masked too
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<secret>\S+)@"
@@ -66,7 +67,8 @@ class LoggingConfig:
     propagate: bool = False
     """Also pass records to the root logger's handlers (False: the handler above only, no duplicates)."""
     kailash_level: int | str | None = None
-    """Also set the level of the ``kailash`` loggers (the workflow runtime); None leaves them alone."""
+    """Also set the level of the Kailash SDK's loggers (``kailash``, ``kailash_mcp``, ``nexus``), which log
+    several INFO lines per workflow run; None leaves them alone."""
 
     @classmethod
     def production(cls, **overrides: Any) -> LoggingConfig:
@@ -99,7 +101,8 @@ class LoggingConfig:
         logger.setLevel(level)
         logger.propagate = self.propagate
         if self.kailash_level is not None:
-            logging.getLogger("kailash").setLevel(_level(self.kailash_level, "kailash_level"))
+            for name in KAILASH_LOGGERS:
+                logging.getLogger(name).setLevel(_level(self.kailash_level, "kailash_level"))
         return self
 
 
