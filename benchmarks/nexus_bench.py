@@ -16,6 +16,8 @@ Measurements
      1-node workflow whose node returns at once, and the HTTP floor, a plain endpoint. Medians of interleaved rounds after warm-up. Target:
      REST - express <= 2 ms per request. The server logs as in production (``LoggingConfig.production()``,
      which quiets the Kailash SDK's per-request INFO lines, and no access log) unless ``--default-logging``.
+  3. DataFlow's share of a request: the served create workflow on ``AsyncLocalRuntime`` in this process
+     against ``db.express.create`` (no HTTP, no Nexus).
 """
 
 from __future__ import annotations
@@ -187,6 +189,7 @@ def requests(base: str, url: str, rounds: int, per_round: int, seed_rows: int) -
                                                                order_by=list_inputs["order_by"]))
             timed("noop", lambda: post("noop", {}))
             timed("ping", lambda: client.post("/bench/ping", json={}))
+    in_process = serving_share(db, rounds * per_round)
     db.close()
     rows = [("create", "rest_create", "express_create"), ("filtered list (20 rows)", "rest_list", "express_list")]
     floor = median_ms(timings["noop"])
@@ -197,6 +200,35 @@ def requests(base: str, url: str, rounds: int, per_round: int, seed_rows: int) -
         print(f"{label}: REST median {median_ms(timings[rest]):.2f} ms (p95 {p95_ms(timings[rest]):.2f}), "
               f"express {median_ms(timings[express]):.3f} ms; added {added:.2f} ms per request "
               f"({'met' if added <= 2.0 else 'NOT met'}: target <= 2 ms); of which Nexus's floor {floor:.2f} ms")
+    print(f"DataFlow's share, in-process: the Item_create workflow on AsyncLocalRuntime {in_process['workflow']:.3f} ms "
+          f"vs express {in_process['express']:.3f} ms (+{in_process['workflow'] - in_process['express']:.3f} ms)")
+
+
+def serving_share(db, iterations: int) -> dict[str, float]:
+    """The served create workflow run in-process on kailash's AsyncLocalRuntime vs express.create, interleaved."""
+    import asyncio
+
+    from kailash.runtime import AsyncLocalRuntime
+
+    workflow = db.get_workflows(models=["Item"], operations=["create"])["Item_create"]
+
+    async def run() -> dict[str, float]:
+        runtime = AsyncLocalRuntime()
+        samples: dict[str, list[float]] = {"workflow": [], "express": []}
+        try:
+            for i in range(iterations + 20):
+                started = time.perf_counter()
+                await runtime.execute_workflow_async(workflow, inputs={"name": f"w{i}", "qty": 1})
+                middle = time.perf_counter()
+                await db.express.create("Item", {"name": f"x{i}", "qty": 1})
+                if i >= 20:
+                    samples["workflow"].append(middle - started)
+                    samples["express"].append(time.perf_counter() - middle)
+        finally:
+            runtime.close()
+        return {k: median_ms(v) for k, v in samples.items()}
+
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":
