@@ -20,8 +20,8 @@ from .backend import Backend
 from .errors import ConfigurationError, ModelError, SchemaError
 from .events import EventBus
 from .express import Express, SyncExpress
-from .logging_config import LoggingConfig, set_level
-from .metrics import OperationMetrics
+from .logging_config import configure_logging
+from .metrics import OperationMetrics, prometheus_text, snapshot
 from .model import ModelSpec, declare, forbid_instantiation, model_from_table
 from .nodes import OPERATIONS, ownership
 from .operations import Operations
@@ -104,7 +104,7 @@ class DataFlow:
         self.express_sync = SyncExpress(self)
         self._metrics = OperationMetrics()
         self._event_bus: EventBus | None = None  # created by the first use of db.event_bus
-        self._slow_seconds: float | None = self._configure_logging(options)
+        self._slow_seconds: float | None = configure_logging(options.get("log_config"), options.get("log_level"))
         logs.install()
         _live.add(self)
 
@@ -116,17 +116,6 @@ class DataFlow:
 
     def __repr__(self) -> str:
         return f"DataFlow({self.url.masked()!r}, backend={self.backend.name!r}, models={list(self.models)})"
-
-    def _configure_logging(self, options: dict) -> float | None:
-        config = options.get("log_config")
-        if config is not None and not isinstance(config, LoggingConfig):
-            raise ConfigurationError(f"log_config must be a LoggingConfig (e.g. LoggingConfig.production()), "
-                                     f"got {type(config).__name__}")
-        if config is not None:
-            config.apply()
-        if options.get("log_level") is not None:
-            set_level(options["log_level"])
-        return config.slow_query_threshold if config is not None else None
 
     # --- observing and serving: events, metrics, workflows (dataflow.events, .metrics, .serving) ----------------
 
@@ -144,14 +133,10 @@ class DataFlow:
 
     def metrics(self) -> dict[str, Any]:
         """Operation counts, errors and latency histograms per model and operation, and the pool figures."""
-        from .metrics import snapshot
-
         return snapshot(self)
 
     def metrics_text(self) -> str:
         """The same in the Prometheus text format (needs prometheus-client: the ``nexus`` extra)."""
-        from .metrics import prometheus_text
-
         return prometheus_text(self)
 
     def get_workflows(self, models: list[str] | None = None, operations: list[str] | None = None) -> dict[str, Any]:

@@ -116,9 +116,19 @@ def _level(value: Any, name: str) -> int:
     raise ConfigurationError(f"{name} must be a logging level such as 'INFO' or logging.DEBUG, got {value!r}")
 
 
-def set_level(value: Any) -> None:
-    """``DataFlow(log_level=...)``: the level of the ``dataflow`` loggers, nothing else."""
-    logging.getLogger(LOGGER).setLevel(_level(value, "log_level"))
+def configure_logging(config: Any, level: Any) -> float | None:
+    """``DataFlow(log_config=..., log_level=...)``: apply the config, then the level of the ``dataflow``
+    loggers (nothing else); returns the slow-operation threshold in seconds, or None."""
+    from .errors import ConfigurationError
+
+    if config is not None and not isinstance(config, LoggingConfig):
+        raise ConfigurationError(f"log_config must be a LoggingConfig (e.g. LoggingConfig.production()), "
+                                 f"got {type(config).__name__}")
+    if config is not None:
+        config.apply()
+    if level is not None:
+        logging.getLogger(LOGGER).setLevel(_level(level, "log_level"))
+    return config.slow_query_threshold if config is not None else None
 
 
-__all__ = ["LoggingConfig", "SecretMaskingFilter", "mask_secrets", "set_level"]
+__all__ = ["LoggingConfig", "SecretMaskingFilter", "configure_logging", "mask_secrets"]
