@@ -25,10 +25,18 @@ Not run here (each listed in ``NOT_RUN``, so nothing is skipped silently):
 
 * Covered by the PostgreSQL issue: quickstart "Option 3" (``postgresql://`` and ``mysql://`` URLs),
   the bash half of "Option 4", "Working with Existing Databases" (``discover_schema()`` and
-  ``register_schema_as_models()`` on an existing PostgreSQL database), "DataFlow + Nexus Integration"
-  (also needs ``nexus``), and the PostgreSQL form of the three URL-swapped examples.
-* skill "With Nexus" and "With Core SDK": placeholder URL ``"..."`` and config ``{...}``; the first
-  also needs ``nexus`` and ``db.get_workflows()``.
+  ``register_schema_as_models()`` on an existing PostgreSQL database), and the PostgreSQL form of the
+  three URL-swapped examples.
+* skill "With Nexus": ``Nexus(db.get_workflows())`` cannot work with the real Nexus, whose first
+  parameter is the API port, and ``Nexus`` has no ``run()``; its working form is
+  ``examples/serve_nexus.py`` (``serve(db, Nexus(...))`` then ``start()``), run below.
+* skill "With Core SDK": placeholder URL ``"..."`` and config ``{...}``.
+
+quickstart "DataFlow + Nexus Integration" runs as written on a real Nexus in a subprocess (its
+``app.start()`` blocks) with two substitutions: the PostgreSQL URL becomes a test database, and
+``Nexus(auto_discovery=False)`` gets free ports. On a database where the ``users`` table exists its
+``create_user`` workflow answers 200; on an empty one (``auto_migrate=False`` creates nothing) it
+answers 503 with ``DF-504`` and the fix, ``db.create_tables()``.
 """
 
 from __future__ import annotations
@@ -36,8 +44,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,10 +66,8 @@ NOT_RUN = {
         "PostgreSQL and MySQL URLs: covered by the PostgreSQL issue",
     ("dataflow-quickstart.md", 'database_url="postgresql://user:pass@localhost/existing_db",'):
         "an existing PostgreSQL database, discovered and registered: covered by the PostgreSQL issue",
-    ("dataflow-quickstart.md", "app = Nexus(auto_discovery=False)  # CRITICAL: Prevents blocking"):
-        "PostgreSQL and nexus (not a dependency): covered by the PostgreSQL issue",
     ("dataflow-skill.md", "nexus = Nexus(db.get_workflows())"):
-        'placeholder URL "...", nexus (not a dependency), db.get_workflows()',
+        'placeholder URL "...", and Nexus takes the API port first and has no run(): see examples/serve_nexus.py',
     ("dataflow-skill.md", 'workflow.add_node("User_Create", "user1", {...})'):
         'placeholder URL "..." and placeholder config {...}',
 }
@@ -254,3 +263,114 @@ def test_skill_quick_start_on_sqlite(tmp_path):
     # "result" is the created record; its generated string id is a UUID (36 characters)
     assert lines == ["result ['created_at', 'email', 'id', 'name', 'updated_at']", "name John id-length 36"]
     assert (tmp_path / "skill.db").is_file()
+
+
+# --- serving with Nexus ------------------------------------------------------------------------------------------
+
+NEXUS_START_TIMEOUT = 120  # seconds: importing nexus takes several on a busy machine
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(text: str, tmp_path: Path, api: int):
+    """Run a script whose ``start()`` blocks; yield its base URL once ``GET /health`` answers; stop it."""
+    import httpx
+
+    path = tmp_path / "serving_example.py"
+    path.write_text(text, encoding="utf-8")
+    log = tmp_path / "serving.log"
+    environ = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, str(path)], cwd=tmp_path, env=environ, stdout=out,
+                                stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{api}"
+    try:
+        deadline = time.monotonic() + NEXUS_START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the example exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"no answer on {base}/health within {NEXUS_START_TIMEOUT} s:\n{log.read_text()[-4000:]}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def nexus_quickstart(url: str, api: int) -> str:
+    text = example("quickstart_14_nexus.py").read_text(encoding="utf-8")
+    text = swap(text, '"postgresql://user:pass@localhost/db"', repr(url))
+    return swap(text, "Nexus(auto_discovery=False)", f"Nexus(auto_discovery=False, api_port={api}, mcp_port={free_port()})")
+
+
+def test_nexus_quickstart_on_a_database_with_the_table(tmp_path, url_postgres):
+    """As written, on PostgreSQL where ``users`` exists: the registered create_user workflow creates Alice."""
+    from dataflow import DataFlow
+
+    with DataFlow(url_postgres) as setup:
+
+        @setup.model
+        class User:
+            name: str
+            email: str
+
+        setup.create_tables()
+    api = free_port()
+    with serving(nexus_quickstart(url_postgres, api), tmp_path, api) as base:
+        import httpx
+
+        response = httpx.post(f"{base}/workflows/create_user/execute", json={"inputs": {}}, timeout=60)
+        assert response.status_code == 200, response.text
+        created = response.json()["outputs"]["create"]
+        assert (created["id"], created["name"], created["email"]) == (1, "Alice", "alice@example.com")
+
+
+def test_nexus_quickstart_on_an_empty_database_names_the_fix(tmp_path):
+    """As written, on an empty database: auto_migrate=False creates nothing, and the answer says what to do."""
+    api = free_port()
+    with serving(nexus_quickstart(f"sqlite:///{tmp_path / 'empty.db'}", api), tmp_path, api) as base:
+        import httpx
+
+        response = httpx.post(f"{base}/workflows/create_user/execute", json={"inputs": {}}, timeout=60)
+    assert response.status_code == 503, response.text
+    body = response.json()
+    assert body["error"] == "DF-504" and "table 'users' is missing" in body["detail"]
+    assert "db.create_tables()" in body["detail"] and "Traceback" not in response.text
+
+
+def test_skill_with_nexus_in_its_working_form(tmp_path):
+    """examples/serve_nexus.py: the skill's ``Nexus(db.get_workflows())`` made to work (README "Serve it").
+
+    Substitution: free ports for ``Nexus(auto_discovery=False, enable_durability=False)``.
+    """
+    import httpx
+
+    text = (Path(__file__).resolve().parents[1] / "examples" / "serve_nexus.py").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert text.strip("\n") in [b.strip("\n") for b in re.findall(r"```python\n(.*?)```", readme, re.S)]
+    api = free_port()
+    text = swap(text, "Nexus(auto_discovery=False, enable_durability=False)",
+                f"Nexus(auto_discovery=False, enable_durability=False, api_port={api}, mcp_port={free_port()})")
+    with serving(text, tmp_path, api) as base:
+        inputs = {"id": "u1", "name": "Ann", "email": "ann@example.com"}
+        created = httpx.post(f"{base}/workflows/User_create/execute", json={"inputs": inputs}, timeout=60)
+        listed = httpx.post(f"{base}/workflows/User_list/execute", json={"inputs": {"filter": {"name": "Ann"}}}, timeout=60)
+    assert created.status_code == 200, created.text
+    assert created.json()["outputs"]["create"]["result"]["id"] == "u1"
+    assert [r["email"] for r in listed.json()["outputs"]["list"]["result"]["records"]] == ["ann@example.com"]
+    assert (tmp_path / "app.db").is_file()

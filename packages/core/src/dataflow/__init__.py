@@ -24,6 +24,7 @@ from .errors import (
 )
 from .express import Express, SyncExpress
 from .hookspecs import hookimpl
+from .logging_config import LoggingConfig
 from .model import FieldSpec, ModelSpec
 from .nodes.base import NodeFailure
 from .tenancy import TenantRequiredError, get_current_tenant_id
@@ -42,6 +43,7 @@ __all__ = [
     "Express",
     "FieldSpec",
     "FilterError",
+    "LoggingConfig",
     "ModelError",
     "ModelSpec",
     "NodeFailure",

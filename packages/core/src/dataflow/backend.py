@@ -108,6 +108,10 @@ class Backend(ABC):
     def close_sync(self) -> None:  # noqa: B027 - optional hook, a no-op for most backends
         """Release connections from synchronous code; backends with loops override."""
 
+    def pool_stats(self) -> dict:
+        """Connection pool figures, e.g. ``{"in_use": 2, "idle": 3}``; ``{}`` for a backend without a pool."""
+        return {}
+
     async def discover(self, tables: list[str] | None = None) -> dict:
         """Describe existing tables (the shape of :mod:`dataflow.discovery`)."""
         raise NotImplementedError(f"backend {self.name!r} cannot discover existing schemas")

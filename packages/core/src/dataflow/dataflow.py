@@ -17,8 +17,11 @@ from typing import Any
 
 from . import logs
 from .backend import Backend
-from .errors import ConfigurationError, ModelError
+from .errors import ConfigurationError, ModelError, SchemaError
+from .events import EventBus
 from .express import Express, SyncExpress
+from .logging_config import configure_logging
+from .metrics import OperationMetrics, prometheus_text, snapshot
 from .model import ModelSpec, declare, forbid_instantiation, model_from_table
 from .nodes import OPERATIONS, ownership
 from .operations import Operations
@@ -42,6 +45,8 @@ OPTIONS = {
     "multi_tenant": "every model gets a tenant_id and is scoped to the bound tenant (see db.tenant())",
     "row_level_security": "the database itself also enforces tenant isolation of multi-tenant models "
                           "(backends with the row_level_security capability: PostgreSQL)",
+    "log_level": "level of the 'dataflow' loggers, e.g. 'INFO' (nothing else is configured)",
+    "log_config": "a LoggingConfig (LoggingConfig.production() / .development()), applied at construction",
 }
 
 
@@ -97,6 +102,9 @@ class DataFlow:
         self.tenant_context = TenantContext()
         self.express = Express(self)
         self.express_sync = SyncExpress(self)
+        self._metrics = OperationMetrics()
+        self._event_bus: EventBus | None = None  # created by the first use of db.event_bus
+        self._slow_seconds: float | None = configure_logging(options.get("log_config"), options.get("log_level"))
         logs.install()
         _live.add(self)
 
@@ -108,6 +116,34 @@ class DataFlow:
 
     def __repr__(self) -> str:
         return f"DataFlow({self.url.masked()!r}, backend={self.backend.name!r}, models={list(self.models)})"
+
+    # --- observing and serving: events, metrics, workflows (dataflow.events, .metrics, .serving) ----------------
+
+    @property
+    def event_bus(self) -> EventBus:
+        """Where ``dataflow.{Model}.{action}`` events are published after commit (see dataflow.events)."""
+        if self._event_bus is None:
+            self._event_bus = EventBus()
+        return self._event_bus
+
+    @property
+    def _models(self) -> dict[str, ModelSpec]:
+        """The models by name, under the attribute Nexus's DataFlow event bridge reads."""
+        return self.models
+
+    def metrics(self) -> dict[str, Any]:
+        """Operation counts, errors and latency histograms per model and operation, and the pool figures."""
+        return snapshot(self)
+
+    def metrics_text(self) -> str:
+        """The same in the Prometheus text format (needs prometheus-client: the ``nexus`` extra)."""
+        return prometheus_text(self)
+
+    def get_workflows(self, models: list[str] | None = None, operations: list[str] | None = None) -> dict[str, Any]:
+        """Ready workflows, one per model operation, for Nexus or any runtime (see dataflow.serving)."""
+        from .serving import build_workflows
+
+        return build_workflows(self, models=models, operations=operations)
 
     def node_name(self, model: str, suffix: str) -> str:
         name = f"{model}{suffix}Node"
@@ -348,7 +384,15 @@ class DataFlow:
         pending = [m for m in self._pending if m.name not in self._ready_models]
         if pending:
             create = self.auto_migrate and not self.existing_schema_mode
-            await self.backend.ensure_models(pending, create=create)
+            try:
+                await self.backend.ensure_models(pending, create=create)
+            except SchemaError as error:
+                if create:
+                    raise
+                raise SchemaError(f"{error.message}. Create the tables with db.create_tables() (await "
+                                  "db.create_tables_async() in async code) or apply changes with db.migrate(apply=True); "
+                                  "with auto_migrate=False / existing_schema_mode=True DataFlow never creates them itself",
+                                  orig=error.orig) from error
             self._ready_models.update(m.name for m in pending)
             self._pending = [m for m in self._pending if m.name not in self._ready_models]
 

@@ -3,6 +3,13 @@
 Every error carries a ``code`` (``DF-xxx``) that never changes meaning, so
 callers and log searches can rely on it. Messages never contain ANSI colour,
 and never contain passwords: URLs are always shown masked.
+
+Each class also names the HTTP status it stands for (``http_status``): 400 invalid
+input, 403 no tenant, 404 not found, 409 duplicate or conflict, 503 database
+unavailable or tables missing, else 500. ``status_code`` and ``body`` follow the
+typed-status contract of Kailash's gateway and Nexus, so a failing DataFlow node
+answers its HTTP request with that status and ``{"error": code, "type", "detail"}``
+instead of a bare 500 (see docs/serving.md).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ class DataFlowError(Exception):
     """Base class of every error DataFlow raises on purpose."""
 
     code = "DF-000"
+    http_status = 500
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -23,6 +31,18 @@ class DataFlowError(Exception):
 
     def __str__(self) -> str:
         return f"[{self.code}] {self.message}"
+
+    @property
+    def status_code(self) -> int:
+        return self.http_status
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """What an HTTP client gets: the code, the class name and the message (never a traceback)."""
+        body = {"error": self.code, "type": type(self).__name__, "detail": self.message}
+        if self.details.get("path"):
+            body["path"] = self.details["path"]
+        return body
 
 
 # --- configuration and plugins -------------------------------------------------
@@ -92,6 +112,7 @@ class ValidationError(DataFlowError, ValueError):
     """Input to a node or express call is invalid; nothing was written."""
 
     code = "DF-300"
+    http_status = 400
 
 
 class UnknownFieldError(ValidationError):
@@ -143,6 +164,7 @@ class NotFoundError(DataFlowError, LookupError):
     """No record has the given id (or matches the given filter)."""
 
     code = "DF-404"
+    http_status = 404
 
 
 class DatabaseError(DataFlowError):
@@ -159,30 +181,35 @@ class ConnectionFailedError(DatabaseError):
     """The server could not be reached, or refused the credentials."""
 
     code = "DF-501"
+    http_status = 503
 
 
 class DuplicateKeyError(DatabaseError):
     """A write violated a primary key or unique constraint."""
 
     code = "DF-502"
+    http_status = 409
 
 
 class ConstraintError(DatabaseError):
     """A write violated a NOT NULL, CHECK or foreign key constraint."""
 
     code = "DF-503"
+    http_status = 409
 
 
 class SchemaError(DatabaseError):
     """Creating or checking the schema failed."""
 
     code = "DF-504"
+    http_status = 503
 
 
 class TransactionConflictError(DatabaseError):
     """The database aborted a transaction to keep it serializable (or broke a deadlock): retry it."""
 
     code = "DF-511"
+    http_status = 409
     retryable = True
 
 

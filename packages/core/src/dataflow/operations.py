@@ -19,6 +19,7 @@ from .errors import (
     ValidationError,
 )
 from .model import ModelSpec
+from .observe import observed
 from .query.ast import TRUE, And, Cmp, Expr, FieldRef
 from .query.order import parse_order
 from .query.parse import parse_filter
@@ -46,7 +47,8 @@ def _int_param(value: Any, name: str, default: int | None) -> int:
 def atomic(method: Any) -> Any:
     """Inside a user's transaction, run the operation in a savepoint: a failed operation undoes
     only itself and leaves the transaction usable (on PostgreSQL a failed statement would
-    otherwise abort the whole transaction; SQLite would undo just the statement)."""
+    otherwise abort the whole transaction; SQLite would undo just the statement).
+    Each operation also reports its metrics and events once (``dataflow.observe``)."""
 
     @functools.wraps(method)
     async def wrapper(self: Operations, model: ModelSpec, *args: Any, **kwargs: Any) -> Any:
@@ -59,7 +61,7 @@ def atomic(method: Any) -> Any:
         async with backend.transaction():
             return await method(self, model, *args, **kwargs)
 
-    return wrapper
+    return observed(wrapper)
 
 
 class Operations:

@@ -29,6 +29,7 @@ class TenantRequiredError(DataFlowError, PermissionError):
     """A multi-tenant model was used with no tenant bound."""
 
     code = "DF-403"
+    http_status = 403
 
 
 def get_current_tenant_id() -> str | None:
