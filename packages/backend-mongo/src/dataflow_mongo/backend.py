@@ -503,7 +503,7 @@ class MongoBackend(Backend):
     def _observe(self, what: str, model: ModelSpec, query: Any) -> None:
         if self.echo:
             echo_log.info("mongo %s %s %r", what, model.table, query)
-        if getattr(self.host, "_observe", True):
+        if self.host.observing:
             self.host.observe_query(f"{what} {model.table} {query!r}", query, self)
 
     # --- schema --------------------------------------------------------------------------------------------------------

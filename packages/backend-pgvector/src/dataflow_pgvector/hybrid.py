@@ -109,7 +109,7 @@ async def hybrid_search(df: Any, model: ModelSpec, params: dict) -> dict:
     knobs = Knobs.parse(params)
     stmt = _statement(backend, model, params, field, text, query, where_expr, k, text_query or None)
     sql, values = backend.compile(stmt)
-    backend = await df._ready(model)
+    backend = await df.backend_for(model)
     candidates = options.integer(params, "candidates", max(4 * k, 40), k, MAX_K)
     settings = managed(backend, knobs.settings(backend, candidates, where_expr != options.TRUE))
     records = await backend.fetch_with_settings(settings, sql, values)

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from dataflow.errors import FilterError, ValidationError
 from dataflow.model import ModelSpec
 from dataflow.query.ast import TRUE, Expr  # noqa: F401 - TRUE is used as options.TRUE by search and hybrid
-from dataflow.query.parse import parse_filter
 
 from .types import KIND, dim_of, vector_fields
 
@@ -131,9 +130,8 @@ def filter_expr(df: Any, model: ModelSpec, params: dict) -> Expr:
             f"'year': {{'$gte': 2020}}}}; SQL text such as {raw[:40]!r} is never accepted",
             path=where,
         )
-    expr = parse_filter(raw, model, df.host.operators)
     # the same scoping as every model node: the bound tenant (failing closed without one), soft delete
-    return df._ops._visible(model, expr, flag(params, "include_deleted", False))
+    return df.visible(model, raw, flag(params, "include_deleted", False))
 
 
 def where_clause(backend: Any, model: ModelSpec, expr: Expr, column: Any) -> Any:

@@ -156,7 +156,7 @@ def _ordered(records: list) -> list:
 async def vector_search(df: Any, model: ModelSpec, params: dict) -> dict:
     plan = SearchPlan(df, model, params)
     explain = options.flag(params, "explain", False)
-    backend = await df._ready(model)
+    backend = await df.backend_for(model)
     asked = plan.knobs.settings(backend, plan.k, plan.filtered)
     settings = managed(backend, asked)
     if explain:

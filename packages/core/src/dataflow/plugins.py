@@ -41,7 +41,9 @@ class PluginHost:
         self.hook.dataflow_register_backends.call_historic(kwargs={"registry": self.backends})
         self.hook.dataflow_register_field_types.call_historic(kwargs={"registry": self.field_types})
         self.hook.dataflow_register_operators.call_historic(kwargs={"registry": self.operators})
-        self._observe = bool(pm.hook.dataflow_query_compiled.get_hookimpls())
+        self.observing: bool = bool(pm.hook.dataflow_query_compiled.get_hookimpls())
+        """True when a plugin implements ``dataflow_query_compiled``: a backend may skip preparing what
+        :meth:`observe_query` would be given otherwise."""
 
     def capabilities(self, backend: Any) -> Any:
         """A backend's declared capabilities plus what extension plugins add to it."""
@@ -54,7 +56,7 @@ class PluginHost:
 
     def observe_query(self, sql: str, params: Any, backend: Any) -> None:
         """Tell plugins about a statement (only when one implements the hook: this is on the hot path)."""
-        if self._observe:
+        if self.observing:
             self.hook.dataflow_query_compiled(sql=sql, params=params, backend=backend)
 
     def describe(self) -> list[dict]:
