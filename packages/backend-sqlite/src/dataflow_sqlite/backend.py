@@ -176,7 +176,7 @@ class SQLiteBackend(SQLBackend):
         conn.create_collation("dataflow_decimal", _decimal_collation)
         if conn.execute("SELECT 'A' LIKE 'a'").fetchone()[0]:
             raise DatabaseError("this SQLite build ignores PRAGMA case_sensitive_like; $like would be case-insensitive")
-        self.host.hook.dataflow_connection_opened(connection=conn, backend=self)
+        self.host.connection_opened_sync(conn, self)
         return conn
 
     async def close(self) -> None:
@@ -186,7 +186,7 @@ class SQLiteBackend(SQLBackend):
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
-                self.host.hook.dataflow_connection_closing(connection=conn, backend=self)
+                self.host.connection_closing(conn, self)
                 conn.close()
 
     # --- driver --------------------------------------------------------------------------------------------

@@ -10,20 +10,27 @@ and ``DATAFLOW_PLUGINS=a,b`` (only these).
 from __future__ import annotations
 
 import importlib
+import inspect
+import logging
 import os
 import threading
+from collections.abc import Sequence
 from importlib.metadata import EntryPoint, distributions
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
-from .errors import DuplicatePluginError, PluginLoadError
+from .errors import DuplicatePluginError, PluginError, PluginLoadError
 from .fieldtypes import FieldTypeRegistry
 from .query.operators import OperatorRegistry
 from .registry import BackendRegistry
 
+if TYPE_CHECKING:
+    from .backend import Backend
+
+log = logging.getLogger("dataflow.plugins")
 GROUP = "kailash_dataflow.plugins"
 DEFAULT_PLUGINS = ("dataflow.nodes.default_crud",)
 
@@ -54,10 +61,34 @@ class PluginHost:
             extra.update(added or {})
         return dataclasses.replace(backend.capabilities, **extra) if extra else backend.capabilities
 
-    def observe_query(self, sql: str, params: Any, backend: Any) -> None:
+    def observe_query(self, sql: str, params: Sequence[Any], backend: Backend) -> None:
         """Tell plugins about a statement (only when one implements the hook: this is on the hot path)."""
         if self.observing:
             self.hook.dataflow_query_compiled(sql=sql, params=params, backend=backend)
+
+    # --- the connection hooks: who awaits what (docs/plugin-hooks.md, "Awaitable results") -----------------------------
+
+    async def connection_opened(self, connection: Any, backend: Backend) -> None:
+        """``dataflow_connection_opened`` for an async driver: every awaitable result is awaited, in order."""
+        for result in self.hook.dataflow_connection_opened(connection=connection, backend=backend):
+            if inspect.isawaitable(result):
+                await result
+
+    def connection_opened_sync(self, connection: Any, backend: Backend) -> None:
+        """``dataflow_connection_opened`` for a blocking backend, where nothing could await: an awaitable result
+        is refused (PluginError) before the connection is used."""
+        results = self.hook.dataflow_connection_opened(connection=connection, backend=backend)
+        if _discard_awaitables(results):
+            raise PluginError(f"a dataflow_connection_opened implementation returned an awaitable for the blocking "
+                              f"{backend.name!r} backend, whose connections are synchronous: return None there")
+
+    def connection_closing(self, connection: Any, backend: Backend) -> None:
+        """``dataflow_connection_closing``, on every backend synchronous: an awaitable result is never awaited; it
+        is closed and logged as an error (a closing path does not raise)."""
+        results = self.hook.dataflow_connection_closing(connection=connection, backend=backend)
+        if _discard_awaitables(results):
+            log.error("a dataflow_connection_closing implementation returned an awaitable (%s backend); closing hooks "
+                      "are synchronous and it was not run", backend.name)
 
     def describe(self) -> list[dict]:
         """Plugins with their distribution, version and hooks (for ``dataflow plugins``)."""
@@ -73,6 +104,17 @@ class PluginHost:
         return rows
 
 
+def _discard_awaitables(results: list[Any]) -> bool:
+    """Close un-awaited coroutines among hook results (no "never awaited" warning later); True if any."""
+    found = False
+    for result in results:
+        if inspect.isawaitable(result):
+            found = True
+            if inspect.iscoroutine(result):
+                result.close()
+    return found
+
+
 def _csv(var: str) -> set[str]:
     return {p.strip() for p in os.environ.get(var, "").split(",") if p.strip()}
 
@@ -82,6 +124,10 @@ def _check_decorated(pm: pluggy.PluginManager, name: str, module: ModuleType) ->
         if attr.startswith("dataflow_") and callable(getattr(module, attr)):
             if pm.parse_hookimpl_opts(module, attr) is None:
                 raise PluginLoadError(f"plugin {name!r}: {module.__name__}.{attr} looks like a hook but lacks @dataflow.hookimpl")
+            if inspect.iscoroutinefunction(getattr(module, attr)):
+                raise PluginLoadError(
+                    f"plugin {name!r}: {module.__name__}.{attr} is 'async def', but hooks are synchronous (pluggy "
+                    "never awaits them); dataflow_connection_opened may return an awaitable instead")
 
 
 def _entry_points() -> list[tuple[EntryPoint, str, str]]:
