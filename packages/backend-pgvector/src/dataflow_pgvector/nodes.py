@@ -56,9 +56,12 @@ COMMON = {
     "column_name": "vector field (default: 'embedding', or the model's only vector field)",
     "distance": "'cosine' (default), 'l2', 'ip' (negative inner product) or 'l1'",
 }
+VECTORS = ("include the rows' vector fields (default False: they are large, and a workflow runtime copies and "
+           "serialises every value a node returns)")
 PARAMETERS = {
     "vector_search": {**COMMON, **FILTER, **KNOBS,
                       "return_distance": "add each row's 'distance' (default True)",
+                      "return_vectors": VECTORS,
                       "explain": "return the query plan ('plan') instead of rows"},
     "hybrid_search": {**COMMON, **FILTER, **KNOBS,
                       "text_query": "full-text query (websearch syntax); without it the search is vector-only",
@@ -67,7 +70,8 @@ PARAMETERS = {
                       "text_weight": "weight of the text ranking (default 0.3)",
                       "language": "text search configuration (default 'english')",
                       "rrf_k": "reciprocal rank fusion constant (default 60)",
-                      "candidates": "rows ranked on each side before fusion (default max(4k, 40))"},
+                      "candidates": "rows ranked on each side before fusion (default max(4k, 40))",
+                      "return_vectors": VECTORS},
     "create_vector_index": {"column_name": COMMON["column_name"],
                             "index_type": "'hnsw' (default) or 'ivfflat'",
                             "distance": "the distance the index serves: 'cosine' (default), 'l2', 'ip', 'l1'",

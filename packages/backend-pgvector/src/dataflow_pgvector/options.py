@@ -134,6 +134,22 @@ def filter_expr(df: Any, model: ModelSpec, params: dict) -> Expr:
     return df.visible(model, raw, flag(params, "include_deleted", False))
 
 
+def result_columns(table: Any, model: ModelSpec, with_vectors: bool) -> list[Any]:
+    """The model's columns in field order, each vector column a NULL unless ``with_vectors`` (see
+    :func:`without_vectors`): the row decoder keeps its positions, and no vector crosses the wire."""
+    if with_vectors:
+        return list(table.c)
+    vectors = {f.name for f in vector_fields(model)}
+    return [sa.null().label(c.name) if c.name in vectors else c for c in table.c]
+
+
+def without_vectors(row: dict, model: ModelSpec) -> dict:
+    """A decoded result row without its vector fields (selected as NULL by :func:`result_columns`)."""
+    for field in vector_fields(model):
+        row.pop(field.name, None)
+    return row
+
+
 def where_clause(backend: Any, model: ModelSpec, expr: Expr, column: Any) -> Any:
     """The compiled filter (bound parameters, never text) AND the vector column is not null."""
     not_null = column.is_not(None)
