@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from importlib.metadata import EntryPoint, distributions
+from importlib.metadata import Distribution, EntryPoint, distributions
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -38,10 +38,11 @@ DEFAULT_PLUGINS = ("dataflow.nodes.default_crud",)
 class PluginHost:
     """The loaded plugins and the registries they filled."""
 
-    def __init__(self, pm: pluggy.PluginManager, sources: dict[str, str]) -> None:
+    def __init__(self, pm: pluggy.PluginManager, dists: dict[str, Distribution]) -> None:
         self.pm = pm
         self.hook = pm.hook
-        self.sources = sources
+        self._dists = dists
+        self._sources: dict[str, str] | None = None
         self.backends = BackendRegistry()
         self.field_types = FieldTypeRegistry()
         self.operators = OperatorRegistry()
@@ -51,6 +52,13 @@ class PluginHost:
         self.observing: bool = bool(pm.hook.dataflow_query_compiled.get_hookimpls())
         """True when a plugin implements ``dataflow_query_compiled``: a backend may skip preparing what
         :meth:`observe_query` would be given otherwise."""
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """``{entry-point name: "distribution version"}`` of the loaded plugins (read when first asked)."""
+        if self._sources is None:
+            self._sources = {name: f"{_dist_name(dist)} {dist.version or '?'}" for name, dist in self._dists.items()}
+        return self._sources
 
     def capabilities(self, backend: Any) -> Any:
         """A backend's declared capabilities plus what extension plugins add to it."""
@@ -130,36 +138,35 @@ def _check_decorated(pm: pluggy.PluginManager, name: str, module: ModuleType) ->
                     "never awaits them); dataflow_connection_opened may return an awaitable instead")
 
 
-def _entry_points() -> list[tuple[EntryPoint, str, str]]:
+def _entry_points() -> list[tuple[EntryPoint, Distribution]]:
     """Every entry point of the group, from every distribution.
 
     ``importlib.metadata.entry_points()`` keeps only the first of two entry
     points with the same name; walking the distributions shows both.
     """
-    found = []
-    for dist in distributions():
-        for ep in dist.entry_points:
-            if ep.group == GROUP:
-                found.append((ep, dist.metadata["Name"] or "?", dist.version or "?"))
-    return found
+    return [(ep, dist) for dist in distributions() for ep in dist.entry_points if ep.group == GROUP]
+
+
+def _dist_name(dist: Distribution) -> str:
+    return dist.metadata["Name"] or "?"  # parses METADATA: only for messages and `dataflow plugins`
 
 
 def make_plugin_manager() -> PluginHost:
     pm = pluggy.PluginManager("dataflow")
     pm.add_hookspecs(hookspecs)
-    sources: dict[str, str] = {}
+    dists: dict[str, Distribution] = {}
     for mod in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(mod), name=mod)
     disabled, only = _csv("DATAFLOW_DISABLE_PLUGINS"), _csv("DATAFLOW_PLUGINS")
-    seen: dict[str, tuple[EntryPoint, str]] = {}
-    for ep, dist, version in _entry_points():
+    seen: dict[str, tuple[EntryPoint, Distribution]] = {}
+    for ep, dist in _entry_points():
         if ep.name in seen:
             other, other_dist = seen[ep.name]
-            if (other.value, other_dist) == (ep.value, dist):
+            if (other.value, _dist_name(other_dist)) == (ep.value, _dist_name(dist)):
                 continue  # the same distribution found twice on sys.path
             raise DuplicatePluginError(
-                f"two plugins use the entry-point name {ep.name!r}: {other.value} (distribution {other_dist}) "
-                f"and {ep.value} (distribution {dist}); uninstall one"
+                f"two plugins use the entry-point name {ep.name!r}: {other.value} (distribution "
+                f"{_dist_name(other_dist)}) and {ep.value} (distribution {_dist_name(dist)}); uninstall one"
             )
         seen[ep.name] = (ep, dist)
         if ep.name in disabled or (only and ep.name not in only):
@@ -168,12 +175,13 @@ def make_plugin_manager() -> PluginHost:
         try:
             module = ep.load()
         except ImportError as exc:
-            raise PluginLoadError(f"plugin {ep.name!r} ({ep.value}, distribution {dist}) failed to import: {exc}") from exc
+            raise PluginLoadError(f"plugin {ep.name!r} ({ep.value}, distribution {_dist_name(dist)}) failed to import: "
+                                  f"{exc}") from exc
         _check_decorated(pm, ep.name, module)
         pm.register(module, name=ep.name)
-        sources[ep.name] = f"{dist} {version}"
+        dists[ep.name] = dist
     pm.check_pending()
-    return PluginHost(pm, sources)
+    return PluginHost(pm, dists)
 
 
 _host: PluginHost | None = None
