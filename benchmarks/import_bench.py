@@ -26,6 +26,8 @@ TARGET_EXTRA_S = 0.1
 
 CASES = {
     "import kailash": "import kailash",
+    "import sqlalchemy (for attribution)": "import sqlalchemy",
+    "import kailash, sqlalchemy (for attribution)": "import kailash, sqlalchemy",
     "import dataflow": "import dataflow",
     "import dataflow + first SQLite operation": (
         "from dataflow import DataFlow\n"
