@@ -281,6 +281,7 @@ EXPECTED_ALL = [
     "UpsertConflictTargetError",
     "UpsertOutcome",
     "ValidationError",
+    "dataflow_error",
     "get_current_tenant_id",
     "hookimpl",
 ]
@@ -294,7 +295,8 @@ def test_public_api():
 # --- (c) paths named in the documentation exist ----------------------------------------------------------------
 
 PATH_DOCS = ["README.md", "CONTRIBUTING.md", "docs/onboarding.md", "docs/plugin-hooks.md",
-             "docs/writing-a-backend.md", "docs/filters.md", "docs/serving.md"]
+             "docs/writing-a-backend.md", "docs/filters.md", "docs/serving.md",
+             "docs/extension-api.md"]
 TOP_LEVEL = r"(?:packages|docs|tests|examples|benchmarks|_template|\.ci)/[\w./-]*"
 IN_PACKAGE = r"dataflow(?:_\w+)?/[\w./-]*"
 PATH = re.compile(rf"(?<![\w/.-])(?P<path>{TOP_LEVEL}|{IN_PACKAGE})(?P<test>::\w+)?(?P<next>.?)")

@@ -72,14 +72,31 @@ def test_loading_the_plugin_imports_neither_asyncpg_nor_pgvector(tmp_path):
         assert "pgvector" in db.host.sources, db.host.sources
         import dataflow_pgvector
         from dataflow_pgvector import Vector
-        loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("pgvector", "asyncpg"))
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("pgvector", "asyncpg", "numpy")
+                        or m.startswith("sqlalchemy.dialects.postgresql"))
         print(loaded)
     """)
-    # only this plugin and SQLite: the postgres plugin imports asyncpg when it registers its backend
-    env = dict(os.environ, DATAFLOW_PLUGINS="sqlite,pgvector")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_discovery_reads_vector_columns_in_a_fresh_process(pg_server, fresh_database, tmp_path):
+    """The reflection of ``vector(n)`` is registered at the first PostgreSQL connection, not at plugin load."""
+    with DataFlow(fresh_database) as db:
+        declare_doc(db)
+        db.express_sync.create("Doc", {"title": "a", "embedding": [1, 2, 3]})
+    script = textwrap.dedent(f"""
+        import warnings
+        warnings.simplefilter("error")  # SQLAlchemy warns "Did not recognize type 'vector'" otherwise
+        from dataflow import DataFlow
+        with DataFlow({fresh_database!r}) as db:
+            column = next(c for c in db.discover_schema()["docs"]["columns"] if c["name"] == "embedding")
+        print(column["native_type"])
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "vector(3)"
 
 
 def test_vector_annotations():

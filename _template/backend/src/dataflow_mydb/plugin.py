@@ -5,6 +5,5 @@ from dataflow import hookimpl
 
 @hookimpl
 def dataflow_register_backends(registry):
-    from .backend import MyDBBackend
-
-    registry.add(MyDBBackend)
+    # by import path: the backend module and its driver are imported at the first mydb:// DataFlow only
+    registry.add("dataflow_mydb.backend:MyDBBackend", name="mydb", schemes=("mydb",))

@@ -120,7 +120,7 @@ async def _guard(conn: _Conn, host: Any, backend: Any) -> None:
         try:
             owner = backend()
             if owner is not None:
-                host.hook.dataflow_connection_closing(connection=conn.client, backend=owner)
+                host.connection_closing(conn.client, owner)
             await conn.client.close()
         except Exception:  # pragma: no cover - the loop is going away
             log.debug("closing a MongoDB client at loop shutdown failed", exc_info=True)
@@ -260,13 +260,18 @@ class MongoBackend(Backend):
         loop = asyncio.get_running_loop()
         conn = self._conns.get(loop)
         if conn is None:
+            fresh: _Conn | None = _Conn(self._make_client(), self.database)
+            await self.host.connection_opened(fresh.client, self)  # prepared before any other task can use it
             with self._conns_lock:
                 conn = self._conns.get(loop)
                 if conn is None:
-                    conn = self._conns[loop] = _Conn(self._make_client(), self.database)
+                    conn = self._conns[loop] = fresh
                     conn.guard = loop.create_task(_guard(conn, self.host, weakref.ref(self)),
                                                   name="dataflow-mongo-client-guard")
-                    self.host.hook.dataflow_connection_opened(connection=conn.client, backend=self)
+                    fresh = None
+            if fresh is not None:  # another task of this loop published its client first
+                self.host.connection_closing(fresh.client, self)
+                await fresh.client.close()
         return conn
 
     @staticmethod
@@ -503,8 +508,9 @@ class MongoBackend(Backend):
     def _observe(self, what: str, model: ModelSpec, query: Any) -> None:
         if self.echo:
             echo_log.info("mongo %s %s %r", what, model.table, query)
-        if getattr(self.host, "_observe", True):
-            self.host.observe_query(f"{what} {model.table} {query!r}", query, self)
+        if self.host.observing:  # the hook's params are a sequence: the query's parts
+            params = list(query) if isinstance(query, (list, tuple)) else [query]
+            self.host.observe_query(f"{what} {model.table} {query!r}", params, self)
 
     # --- schema --------------------------------------------------------------------------------------------------------
 

@@ -15,16 +15,15 @@ to 34 digits, returned as ``Decimal``), missing ``_id`` values are new
 
 from __future__ import annotations
 
-import logging
-import re
 import threading
 import weakref
 from typing import Any, ClassVar
 
 from bson import ObjectId
+from dataflow import kailash_boundary
 from dataflow.errors import DatabaseError, DataFlowError, DuplicateKeyError, ValidationError
-from dataflow.nodes.base import RUNTIME_KEYS, NodeFailure
-from kailash.nodes.base import NodeMetadata, NodeParameter, NodeRegistry
+from dataflow.nodes.base import RUNTIME_KEYS, node_failure, transaction_for
+from kailash.nodes.base import NodeParameter
 from kailash.nodes.base_async import AsyncNode
 
 from . import targets
@@ -66,25 +65,12 @@ REQUIRED = {
 }
 NODE_NAMES = tuple(PARAMETERS)
 
-_TRACKER_NOISE = re.compile(
-    r"Failed to persist deferred tracking data: Object of type (ObjectId|Decimal128|Timestamp|Binary|Regex|Int64"
-    r"|datetime|Decimal) is not JSON serializable|Non-serializable output for checkpoint")
-
-
-class _TrackerNoise(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            return not _TRACKER_NOISE.match(record.getMessage())
-        except Exception:  # pragma: no cover
-            return True
+#: BSON values in document results, which kailash's run tracker cannot serialise (and warns about)
+BSON_RESULT_TYPES = ("ObjectId", "Decimal128", "Timestamp", "Binary", "Regex", "Int64", "datetime", "Decimal")
 
 
 def _workflow_transaction(node: Any, backend: Any) -> Any:
     """The transaction a TransactionScopeNode opened in this workflow run on the backend's DataFlow, if any."""
-    try:
-        from dataflow.nodes.base import transaction_for
-    except ImportError:  # pragma: no cover - a core without workflow transactions
-        return None
     dataflow = targets.dataflow_of(backend)
     return transaction_for(node, dataflow) if dataflow is not None else None
 
@@ -145,7 +131,7 @@ class DocumentNode(AsyncNode):
         return targets.resolve(choice, self.node_type)
 
     async def execute_async(self, **inputs: Any) -> dict[str, Any]:
-        tx = None
+        tx = backend = None
         try:
             params = self._params(inputs)
             backend = self._backend(params)
@@ -159,10 +145,11 @@ class DocumentNode(AsyncNode):
                     payload = await _in_place(backend, OPERATIONS[self.node_type](backend, params))
                 finally:
                     backend.unbind(token)
-        except DataFlowError as error:
+        except Exception as exc:
             if tx is not None and tx.rollback_on_error and tx.failed_by is None:
                 await tx.fail(self.id)
-            raise NodeFailure(self.id, self.node_type, error) from error
+            failure = node_failure(self, exc, backend.url if backend is not None else None)
+            raise failure from failure.error
         out = dict(payload)
         out["result"] = payload
         return out
@@ -171,11 +158,13 @@ class DocumentNode(AsyncNode):
         return await self.execute_async(**inputs)
 
     def execute(self, **inputs: Any) -> dict[str, Any]:
+        backend = None
         try:
             backend = self._backend(self._params(inputs))
-        except DataFlowError as error:
-            raise NodeFailure(self.id, self.node_type, error) from error
-        return backend.runner.run(self.execute_async(**inputs))
+            return backend.runner.run(self.execute_async(**inputs))
+        except Exception as exc:
+            failure = node_failure(self, exc, backend.url if backend is not None else None)
+            raise failure from failure.error
 
     def run(self, **inputs: Any) -> dict[str, Any]:
         return self.execute(**inputs)
@@ -186,12 +175,13 @@ def _make_class(name: str, bound: Any = None) -> type[DocumentNode]:
     doc = f"{name}: MongoDB document node of kailash-dataflow ({', '.join(params)})."
     attrs: dict[str, Any] = {
         "_parameters": params, "_allowed": frozenset(params), "_required": REQUIRED[name],
-        "_node_metadata": NodeMetadata(id=name, name=name, description=doc, tags={"dataflow", "mongodb"}),
         "__doc__": doc, "__module__": "dataflow_mongo.documents", "__qualname__": name,
     }
     if bound is not None:
         attrs["_bound"] = bound
-    return type(name, (DocumentNode,), attrs)
+    cls = type(name, (DocumentNode,), attrs)
+    kailash_boundary.set_class_metadata(cls, doc, {"dataflow", "mongodb"})
+    return cls
 
 
 _registered: dict[str, type[DocumentNode]] = {}
@@ -204,10 +194,9 @@ def register_document_nodes() -> dict[str, type[DocumentNode]]:
         if not _registered:
             for name in NODE_NAMES:
                 cls = _make_class(name)
-                NodeRegistry.register(cls, alias=name, allow_override=True)
+                kailash_boundary.register_node(cls, name)
                 _registered[name] = cls
-            for logger in ("kailash.runtime.base", "kailash.runtime.local", "kailash.runtime.execution_tracker"):
-                logging.getLogger(logger).addFilter(_TrackerNoise())
+            kailash_boundary.quiet_tracker(BSON_RESULT_TYPES)
         return dict(_registered)
 
 

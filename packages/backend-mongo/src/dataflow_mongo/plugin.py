@@ -10,9 +10,7 @@ from dataflow import hookimpl
 
 @hookimpl
 def dataflow_register_backends(registry):
-    from .backend import MongoBackend
-
-    registry.add(MongoBackend)
+    registry.add("dataflow_mongo.backend:MongoBackend", name="mongo", schemes=("mongodb",))
 
 
 @hookimpl

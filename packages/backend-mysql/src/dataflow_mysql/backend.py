@@ -22,7 +22,6 @@ import asyncio
 import datetime as dt
 import decimal
 import gc
-import inspect
 import json
 import re
 import ssl as ssl_module
@@ -424,7 +423,7 @@ class MySQLBackend(SQLBackend):
         """dataflow_connection_closing for every connection a plugin was told about."""
         for conn in list(self._prepared):
             if not getattr(conn, "closed", False):
-                self.host.hook.dataflow_connection_closing(connection=conn, backend=self)
+                self.host.connection_closing(conn, self)
         self._prepared.clear()
 
     async def close(self) -> None:
@@ -446,9 +445,7 @@ class MySQLBackend(SQLBackend):
             ) from None
         if conn not in self._prepared:
             try:
-                for result in self.host.hook.dataflow_connection_opened(connection=conn, backend=self):
-                    if inspect.isawaitable(result):
-                        await result
+                await self.host.connection_opened(conn, self)
             except BaseException:
                 pool.release(conn)
                 raise

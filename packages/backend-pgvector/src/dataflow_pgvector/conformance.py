@@ -132,7 +132,7 @@ class VectorSearchSuite(SuiteBase):
         out = self.search(h, {"query_vector": query, "k": 7, "distance": metric}, runtime)
         assert out["count"] == 7 and out["distance_metric"] == metric
         assert_nearest(out["results"], nearest(corpus, query, metric, 7))
-        assert set(out["results"][0]) == set(corpus[0]) | {"distance"}
+        assert set(out["results"][0]) == set(corpus[0]) - {"embedding"} | {"distance"}  # vectors only when asked
 
     @pytest.mark.parametrize("case", sorted(FILTERS))
     def test_filter_language(self, h: Harness, corpus: list[dict], case: str) -> None:
@@ -157,6 +157,17 @@ class VectorSearchSuite(SuiteBase):
         out = self.search(h, {"query_vector": corpus[0]["embedding"], "k": 1000, "return_distance": False})
         assert out["count"] == len(corpus) and "distance" not in out["results"][0]
         assert out["results"][0]["id"] == corpus[0]["id"]
+
+    def test_return_vectors_adds_the_vector_fields(self, h: Harness, corpus: list[dict], runtime: str) -> None:
+        """Results leave vectors out unless ``return_vectors`` (they are large; a runtime serialises outputs)."""
+        query = embedding(random.Random(13))
+        by_id = {r["id"]: r for r in corpus}
+        out = self.search(h, {"query_vector": query, "k": 3, "return_vectors": True}, runtime)
+        assert [r["embedding"] for r in out["results"]] == [by_id[r["id"]]["embedding"] for r in out["results"]]
+        fused = self.hybrid(h, {"query_vector": query, "text_query": "apple", "k": 3, "return_vectors": True})
+        assert all(r["embedding"] == by_id[r["id"]]["embedding"] for r in fused["results"])
+        plain = self.hybrid(h, {"query_vector": query, "text_query": "apple", "k": 3})
+        assert plain["results"] and all("embedding" not in r for r in plain["results"])
 
     def test_values_round_trip_as_float_lists(self, h: Harness, corpus: list[dict]) -> None:
         row = h.x.read("Doc", corpus[3]["id"])

@@ -86,8 +86,9 @@ def _statement(backend: Any, model: ModelSpec, params: dict, field: Any, text: A
             fraction(vector_weight, vec.c.rank).label("score"),
         ).subquery("fused")
     row_dist = column.op(operator, return_type=sa.Float)(q)
+    columns = options.result_columns(table, model, options.flag(params, "return_vectors", False))
     return (
-        sa.select(*table.c, fused.c.score, fused.c.vector_rank, fused.c.text_rank, row_dist.label("distance"))
+        sa.select(*columns, fused.c.score, fused.c.vector_rank, fused.c.text_rank, row_dist.label("distance"))
         .select_from(fused.join(table, pk == fused.c.id))
         .order_by(fused.c.score.desc(), pk)
         .limit(sa.bindparam("k", k, type_=sa.Integer))
@@ -109,14 +110,17 @@ async def hybrid_search(df: Any, model: ModelSpec, params: dict) -> dict:
     knobs = Knobs.parse(params)
     stmt = _statement(backend, model, params, field, text, query, where_expr, k, text_query or None)
     sql, values = backend.compile(stmt)
-    backend = await df._ready(model)
+    backend = await df.backend_for(model)
     candidates = options.integer(params, "candidates", max(4 * k, 40), k, MAX_K)
     settings = managed(backend, knobs.settings(backend, candidates, where_expr != options.TRUE))
     records = await backend.fetch_with_settings(settings, sql, values)
     n = len(model.fields)
+    with_vectors = options.flag(params, "return_vectors", False)
     rows = []
     for record in records:
         row = backend.decode(model, record[:n])
+        if not with_vectors:
+            options.without_vectors(row, model)
         row.update(zip(RESULT_KEYS, record[n:]))
         rows.append(row)
     return {

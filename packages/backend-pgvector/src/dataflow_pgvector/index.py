@@ -79,7 +79,7 @@ async def create_vector_index(df: Any, model: ModelSpec, params: dict) -> dict:
     with_clause, build = _with(method, params)
     settings = _settings(params)
     name = _name(model, field, method, metric, params)
-    backend = await df._ready(model)
+    backend = await df.backend_for(model)
     quote = backend.dialect.identifier_preparer.quote
     opclass = options.DISTANCES[metric][1]
     ddl = (f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(model.table)} USING {method} "

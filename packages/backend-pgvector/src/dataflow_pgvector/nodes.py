@@ -27,10 +27,11 @@ import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from dataflow.errors import DataFlowError, ValidationError
+from dataflow import kailash_boundary
+from dataflow.errors import ValidationError
 from dataflow.model import ModelSpec
-from dataflow.nodes.base import DataFlowNode, NodeFailure
-from kailash.nodes.base import NodeMetadata, NodeParameter, NodeRegistry
+from dataflow.nodes.base import DataFlowNode, node_class
+from kailash.nodes.base import NodeParameter
 
 from .hybrid import hybrid_search
 from .index import create_vector_index
@@ -55,9 +56,12 @@ COMMON = {
     "column_name": "vector field (default: 'embedding', or the model's only vector field)",
     "distance": "'cosine' (default), 'l2', 'ip' (negative inner product) or 'l1'",
 }
+VECTORS = ("include the rows' vector fields (default False: they are large, and a workflow runtime copies and "
+           "serialises every value a node returns)")
 PARAMETERS = {
     "vector_search": {**COMMON, **FILTER, **KNOBS,
                       "return_distance": "add each row's 'distance' (default True)",
+                      "return_vectors": VECTORS,
                       "explain": "return the query plan ('plan') instead of rows"},
     "hybrid_search": {**COMMON, **FILTER, **KNOBS,
                       "text_query": "full-text query (websearch syntax); without it the search is vector-only",
@@ -66,7 +70,8 @@ PARAMETERS = {
                       "text_weight": "weight of the text ranking (default 0.3)",
                       "language": "text search configuration (default 'english')",
                       "rrf_k": "reciprocal rank fusion constant (default 60)",
-                      "candidates": "rows ranked on each side before fusion (default max(4k, 40))"},
+                      "candidates": "rows ranked on each side before fusion (default max(4k, 40))",
+                      "return_vectors": VECTORS},
     "create_vector_index": {"column_name": COMMON["column_name"],
                             "index_type": "'hnsw' (default) or 'ivfflat'",
                             "distance": "the distance the index serves: 'cosine' (default), 'l2', 'ip', 'l1'",
@@ -182,40 +187,21 @@ class VectorNode(DataFlowNode):
 
     operation: ClassVar[str]
 
-    def _target(self, params: dict) -> tuple[Any, ModelSpec]:
-        return self.dataflow(), self.model
-
-    async def execute_async(self, **inputs: Any) -> dict[str, Any]:
-        try:
-            params = self._params(inputs)
-            df, model = self._target(params)
-            payload = await RUNNERS[self.operation](df, model, params)
-        except DataFlowError as error:
-            raise NodeFailure(self.id, type(self).__name__, error) from error
+    async def perform(self, dataflow: Any, model: ModelSpec | None, params: dict[str, Any]) -> dict[str, Any]:
+        payload = await RUNNERS[self.operation](dataflow, model, params)
         return {**payload, "result": payload}
 
 
 class GenericVectorNode(VectorNode):
     """A vector node that finds its DataFlow from ``model`` or ``table_name``."""
 
-    def _target(self, params: dict) -> tuple[Any, ModelSpec]:
+    def target(self, params: dict[str, Any]) -> tuple[Any, ModelSpec]:
         return resolve(params)
-
-    def execute(self, **inputs: Any) -> dict[str, Any]:
-        try:
-            df, _ = self._target(self._params(inputs))
-        except DataFlowError as error:
-            raise NodeFailure(self.id, type(self).__name__, error) from error
-        return df._runner.run(self.execute_async(**inputs))
 
 
 def _generic(name: str, operation: str, doc: str) -> type[GenericVectorNode]:
-    params = _parameters(operation, generic=True)
-    return type(name, (GenericVectorNode,), {
-        "operation": operation, "_parameters": params, "_allowed": frozenset(params),
-        "_node_metadata": NodeMetadata(id=name, name=name, description=doc, tags={"dataflow", "pgvector"}),
-        "__doc__": doc, "__module__": __name__, "__qualname__": name,
-    })
+    return node_class(name, GenericVectorNode, parameters=_parameters(operation, generic=True), description=doc,
+                      tags={"dataflow", "pgvector"}, module=__name__, operation=operation)
 
 
 VectorSearchNode = _generic("VectorSearchNode", "vector_search",
@@ -229,10 +215,9 @@ GENERIC = {"VectorSearchNode": VectorSearchNode, "CreateVectorIndexNode": Create
 
 
 def register_generic() -> None:
-    registered = NodeRegistry.list_nodes()
     for alias, cls in GENERIC.items():
-        if registered.get(alias) is not cls:
-            NodeRegistry.register(cls, alias=alias, allow_override=True)
+        if kailash_boundary.registered_node(alias) is not cls:
+            kailash_boundary.register_node(cls, alias)
 
 
 def model_nodes(dataflow: Any, model: ModelSpec) -> list[tuple[str, type]]:
@@ -240,12 +225,10 @@ def model_nodes(dataflow: Any, model: ModelSpec) -> list[tuple[str, type]]:
     out = []
     for operation, suffix in SUFFIXES.items():
         name = dataflow.node_name(model.name, suffix)
-        params = _parameters(operation, generic=False)
         doc = f"{suffix} of DataFlow model {model.name} (table {model.table}); see dataflow_pgvector.nodes."
-        out.append((operation, type(name, (VectorNode,), {
-            "operation": operation, "model": model, "_dataflow_ref": weakref.ref(dataflow),
-            "_parameters": params, "_allowed": frozenset(params),
-            "_node_metadata": NodeMetadata(id=name, name=name, description=doc, tags={"dataflow", "pgvector", model.name}),
-            "__doc__": doc, "__module__": "dataflow_pgvector.generated", "__qualname__": name,
-        })))
+        out.append((operation, node_class(
+            name, VectorNode, parameters=_parameters(operation, generic=False), description=doc,
+            tags={"dataflow", "pgvector", model.name}, module="dataflow_pgvector.generated", dataflow=dataflow,
+            operation=operation, model=model,
+        )))
     return out

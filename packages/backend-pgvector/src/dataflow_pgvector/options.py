@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from dataflow.errors import FilterError, ValidationError
 from dataflow.model import ModelSpec
 from dataflow.query.ast import TRUE, Expr  # noqa: F401 - TRUE is used as options.TRUE by search and hybrid
-from dataflow.query.parse import parse_filter
 
 from .types import KIND, dim_of, vector_fields
 
@@ -131,9 +130,24 @@ def filter_expr(df: Any, model: ModelSpec, params: dict) -> Expr:
             f"'year': {{'$gte': 2020}}}}; SQL text such as {raw[:40]!r} is never accepted",
             path=where,
         )
-    expr = parse_filter(raw, model, df.host.operators)
     # the same scoping as every model node: the bound tenant (failing closed without one), soft delete
-    return df._ops._visible(model, expr, flag(params, "include_deleted", False))
+    return df.visible(model, raw, flag(params, "include_deleted", False))
+
+
+def result_columns(table: Any, model: ModelSpec, with_vectors: bool) -> list[Any]:
+    """The model's columns in field order, each vector column a NULL unless ``with_vectors`` (see
+    :func:`without_vectors`): the row decoder keeps its positions, and no vector crosses the wire."""
+    if with_vectors:
+        return list(table.c)
+    vectors = {f.name for f in vector_fields(model)}
+    return [sa.null().label(c.name) if c.name in vectors else c for c in table.c]
+
+
+def without_vectors(row: dict, model: ModelSpec) -> dict:
+    """A decoded result row without its vector fields (selected as NULL by :func:`result_columns`)."""
+    for field in vector_fields(model):
+        row.pop(field.name, None)
+    return row
 
 
 def where_clause(backend: Any, model: ModelSpec, expr: Expr, column: Any) -> Any:

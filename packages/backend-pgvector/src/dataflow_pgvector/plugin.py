@@ -12,7 +12,7 @@ def dataflow_register_field_types(registry):
     from .types import register_reflection, resolve
 
     registry.add_resolver(resolve)
-    register_reflection()
+    register_reflection(only_if_loaded=True)  # else at the first PostgreSQL connection, below
 
 
 @hookimpl
@@ -49,7 +49,9 @@ def dataflow_connection_opened(connection, backend):
     if backend.name != "postgres":
         return None
     from .extension import prepare_connection
+    from .types import register_reflection
 
+    register_reflection()  # before any schema discovery: opening the backend opens a first connection
     return prepare_connection(connection, backend)
 
 

@@ -112,6 +112,7 @@ class SearchPlan:
         self.k = options.integer(params, "k", 10, 1, MAX_K)
         self.query = options.query_vector(self.field, params)
         self.return_distance = options.flag(params, "return_distance", True)
+        self.return_vectors = options.flag(params, "return_vectors", False)
         if self.return_distance:
             options.reserved(model, (DISTANCE_KEY,), "vector search")
         self.expr = options.filter_expr(df, model, params)
@@ -126,7 +127,8 @@ class SearchPlan:
         query = sa.cast(sa.bindparam("q", self.query), VectorColumn(dim_of(self.field)))
         dist = column.op(operator, return_type=sa.Float)(query)
         where = options.where_clause(self.backend, self.model, self.expr, column)
-        base = sa.select(*table.c, dist.label("__distance")).where(where)
+        columns = options.result_columns(table, self.model, self.return_vectors)
+        base = sa.select(*columns, dist.label("__distance")).where(where)
         # ORDER BY distance + 0 is not the indexed expression: the planner must scan exactly
         return base.order_by(dist + sa.literal_column("0") if exact else dist).limit(sa.bindparam("k", self.k, type_=sa.Integer))
 
@@ -135,7 +137,7 @@ class SearchPlan:
         if self.filtered:
             return backend.compile(self._statement(exact))
         cache = backend.table(self.model).info.setdefault("dataflow_pgvector", {})
-        key = (self.field.name, self.metric, exact)
+        key = (self.field.name, self.metric, exact, self.return_vectors)
         found = cache.get(key)
         if found is None:
             compiled = self._statement(exact).compile(dialect=backend.dialect, compile_kwargs={"render_postcompile": True})
@@ -156,7 +158,7 @@ def _ordered(records: list) -> list:
 async def vector_search(df: Any, model: ModelSpec, params: dict) -> dict:
     plan = SearchPlan(df, model, params)
     explain = options.flag(params, "explain", False)
-    backend = await df._ready(model)
+    backend = await df.backend_for(model)
     asked = plan.knobs.settings(backend, plan.k, plan.filtered)
     settings = managed(backend, asked)
     if explain:
@@ -169,6 +171,8 @@ async def vector_search(df: Any, model: ModelSpec, params: dict) -> dict:
     rows = []
     for record in _ordered(records):
         row = backend.decode(model, record)
+        if not plan.return_vectors:
+            options.without_vectors(row, model)
         if plan.return_distance:
             row[DISTANCE_KEY] = record[-1]
         rows.append(row)

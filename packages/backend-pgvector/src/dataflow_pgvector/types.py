@@ -15,6 +15,7 @@ This module imports neither asyncpg nor pgvector: the plugin loads it when DataF
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from typing import Any
 
@@ -70,9 +71,14 @@ class VectorColumn(sa.types.UserDefinedType):
         return "vector" if self.dim is None else f"vector({self.dim})"
 
 
-def register_reflection() -> None:
+def register_reflection(only_if_loaded: bool = False) -> None:
     """Let SQLAlchemy's PostgreSQL reflection (core's schema discovery and migrations) read ``vector(n)``
-    columns as :class:`VectorColumn` instead of warning "Did not recognize type 'vector'"."""
+    columns as :class:`VectorColumn` instead of warning "Did not recognize type 'vector'".
+
+    ``only_if_loaded``: do nothing unless SQLAlchemy's PostgreSQL dialect is imported already (importing
+    it costs a process that never uses PostgreSQL tens of milliseconds)."""
+    if only_if_loaded and "sqlalchemy.dialects.postgresql.base" not in sys.modules:
+        return
     from sqlalchemy.dialects.postgresql.base import ischema_names
 
     ischema_names.setdefault("vector", VectorColumn)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import inspect
 import json
 import re
 import weakref
@@ -205,9 +204,7 @@ class PostgresBackend(SQLBackend):
         self._connections.add(conn)
         if conn.get_server_version().major >= 17:
             self.unicode_collation = "pg_c_utf8"
-        for result in self.host.hook.dataflow_connection_opened(connection=conn, backend=self):
-            if inspect.isawaitable(result):
-                await result
+        await self.host.connection_opened(conn, self)
 
     def _describe(self, exc: BaseException) -> str:
         text = mask_secrets(f"{type(exc).__name__}: {exc}", self.url)
@@ -219,7 +216,7 @@ class PostgresBackend(SQLBackend):
     def _announce_closing(self) -> None:
         for conn in list(self._connections):
             if not conn.is_closed():
-                self.host.hook.dataflow_connection_closing(connection=conn, backend=self)
+                self.host.connection_closing(conn, self)
         self._connections = weakref.WeakSet()
 
     async def close(self) -> None:

@@ -31,7 +31,7 @@ from dataflow.errors import (
     DataFlowError,
     DuplicateKeyError,
 )
-from dataflow.query.evaluate import _same, like_regex, lookup
+from dataflow.query.evaluate import like_regex, lookup, same_value
 from dataflow.sql import SQLBackend
 from dataflow.transactions import SQLTransactionHandle, TransactionError
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -101,7 +101,7 @@ def _json_contains(document: Any, path: str, operand: str) -> int | None:
         return None
     value = lookup({"v": json.loads(document)}, _Path(path))  # type: ignore[arg-type]
     wanted = json.loads(operand)
-    return int(isinstance(value, list) and any(_same(item, wanted) for item in value))
+    return int(isinstance(value, list) and any(same_value(item, wanted) for item in value))
 
 
 class SQLiteBackend(SQLBackend):
@@ -176,7 +176,7 @@ class SQLiteBackend(SQLBackend):
         conn.create_collation("dataflow_decimal", _decimal_collation)
         if conn.execute("SELECT 'A' LIKE 'a'").fetchone()[0]:
             raise DatabaseError("this SQLite build ignores PRAGMA case_sensitive_like; $like would be case-insensitive")
-        self.host.hook.dataflow_connection_opened(connection=conn, backend=self)
+        self.host.connection_opened_sync(conn, self)
         return conn
 
     async def close(self) -> None:
@@ -186,7 +186,7 @@ class SQLiteBackend(SQLBackend):
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
-                self.host.hook.dataflow_connection_closing(connection=conn, backend=self)
+                self.host.connection_closing(conn, self)
                 conn.close()
 
     # --- driver --------------------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ class SQLiteBackend(SQLBackend):
 
     def _cursor_run(self, sql: str, params: Sequence[Any], many: bool = False) -> sqlite3.Cursor:
         conn = self._conn or self.open_sync()
-        if self.echo or self.host._observe:
+        if self.echo or self.host.observing:
             self.observe(sql, params)
         try:
             return conn.executemany(sql, params) if many else conn.execute(sql, params)

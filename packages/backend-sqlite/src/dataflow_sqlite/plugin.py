@@ -5,6 +5,4 @@ from dataflow import hookimpl
 
 @hookimpl
 def dataflow_register_backends(registry):
-    from .backend import SQLiteBackend
-
-    registry.add(SQLiteBackend)
+    registry.add("dataflow_sqlite.backend:SQLiteBackend", name="sqlite", schemes=("sqlite",))

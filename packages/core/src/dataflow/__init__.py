@@ -28,6 +28,7 @@ from .logging_config import LoggingConfig
 from .model import FieldSpec, ModelSpec
 from .nodes.base import NodeFailure
 from .tenancy import TenantRequiredError, get_current_tenant_id
+from .workflows import dataflow_error
 
 __version__ = "3.0.0"
 
@@ -55,6 +56,7 @@ __all__ = [
     "UpsertConflictTargetError",
     "UpsertOutcome",
     "ValidationError",
+    "dataflow_error",
     "get_current_tenant_id",
     "hookimpl",
 ]

@@ -11,11 +11,11 @@ import asyncio
 import os
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from . import logs
+from . import kailash_boundary, workflows
 from .backend import Backend
 from .errors import ConfigurationError, ModelError, SchemaError
 from .events import EventBus
@@ -26,6 +26,8 @@ from .model import ModelSpec, declare, forbid_instantiation, model_from_table
 from .nodes import OPERATIONS, ownership
 from .operations import Operations
 from .plugins import PluginHost, get_plugin_host
+from .query.ast import Expr
+from .query.parse import parse_filter
 from .runner import SyncRunner
 from .tenancy import TenantContext, TenantScope
 from .transactions import begin as begin_transaction
@@ -105,7 +107,7 @@ class DataFlow:
         self._metrics = OperationMetrics()
         self._event_bus: EventBus | None = None  # created by the first use of db.event_bus
         self._slow_seconds: float | None = configure_logging(options.get("log_config"), options.get("log_level"))
-        logs.install()
+        kailash_boundary.quiet_tracker()
         _live.add(self)
 
     # --- identity --------------------------------------------------------------------------------------------
@@ -454,6 +456,43 @@ class DataFlow:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close_async()
+
+    # --- running workflows ---------------------------------------------------------------------------------------------
+
+    def run(self, workflow: Any, inputs: dict[str, Any] | None = None, *, runtime: Any = None) -> tuple[dict, str | None]:
+        """Run a workflow (a ``WorkflowBuilder`` or a built one) under ``LocalRuntime``, or ``runtime``.
+
+        Returns ``(results, run_id)`` like ``runtime.execute``; a failing DataFlow node raises its
+        :class:`~dataflow.errors.DataFlowError` itself, not kailash's wrapper."""
+        return workflows.run(workflow, inputs, runtime)
+
+    async def run_async(self, workflow: Any, inputs: dict[str, Any] | None = None, *,
+                        runtime: Any = None) -> tuple[dict, str | None]:
+        """:meth:`run` under ``AsyncLocalRuntime`` (or ``runtime``), for async code."""
+        return await workflows.run_async(workflow, inputs, runtime)
+
+    # --- extension API (docs/extension-api.md) -------------------------------------------------------------------------
+
+    async def backend_for(self, model: Any) -> Backend:
+        """The backend, with ``model``'s table ensured (the first use opens it and creates tables, once)."""
+        return await self._ready(self.get_model(model))
+
+    def visible(self, model: Any, filter: dict | Expr | None = None, include_deleted: bool = False) -> Expr:
+        """``filter`` (a filter dict, or an already parsed ``Expr``) limited to the rows a model node may see.
+
+        The bound tenant's rows only on a multi-tenant model (``TenantRequiredError`` without one), and rows
+        not soft-deleted unless ``include_deleted``: the scoping every model node applies."""
+        spec = self.get_model(model)
+        expr = filter if isinstance(filter, Expr) else parse_filter(filter, spec, self.host.operators)
+        return self._ops._visible(spec, expr, include_deleted)
+
+    def run_sync(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run a coroutine of this DataFlow (its backend's, its express API's) from synchronous code.
+
+        As its own sync methods do: inline on a blocking backend (SQLite; the coroutine must await nothing
+        but DataFlow), else on this thread's event loop for this instance, or on a helper thread when a loop
+        is already running here."""
+        return self._runner.run(coro)
 
     # --- dispatch from nodes ---------------------------------------------------------------------------------------------
 

@@ -213,6 +213,16 @@ class TransactionConflictError(DatabaseError):
     retryable = True
 
 
+class UnexpectedError(DataFlowError):
+    """An exception DataFlow did not expect (a defect): ``orig`` keeps it. Seen as a node's failure."""
+
+    code = "DF-900"
+
+    def __init__(self, message: str, orig: BaseException | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.orig = orig
+
+
 class UpsertConflictTargetError(ValidationError):
     """The conflict target of an upsert matches no primary key or unique index."""
 

@@ -152,14 +152,14 @@ def drop_tables(db: Any) -> None:
     backend = db.backend
     try:
         if hasattr(backend, "drop_tables"):
-            db._runner.run(backend.drop_tables(specs))
+            db.run_sync(backend.drop_tables(specs))
             return
         from dataflow.sql import SQLBackend
 
         if isinstance(backend, SQLBackend):
             quote = backend.dialect.identifier_preparer.quote
             for spec in specs:
-                db._runner.run(backend.execute(f"DROP TABLE IF EXISTS {quote(spec.table)}", ()))
+                db.run_sync(backend.execute(f"DROP TABLE IF EXISTS {quote(spec.table)}", ()))
     except Exception as exc:  # pragma: no cover - cleanup must not hide the test's own outcome
         warnings.warn(f"conformance: could not drop tables of {db!r}: {exc}", stacklevel=1)
 

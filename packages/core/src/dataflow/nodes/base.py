@@ -1,4 +1,4 @@
-"""The base class of every generated node, and how a node call reaches the operations.
+"""The base class of DataFlow's nodes, and how a node call reaches the operations.
 
 Generated nodes are real ``kailash`` ``AsyncNode`` subclasses, so both
 ``LocalRuntime`` and ``AsyncLocalRuntime`` run them natively. They keep
@@ -8,20 +8,28 @@ operation layer, and outputs keep their Python types (datetime, Decimal…).
 
 A failing node raises :class:`NodeFailure`, which kailash treats as a failure
 that always stops the workflow, under both runtimes alike; the DataFlow error
-is its ``error`` attribute and its ``__cause__``.
+is its ``error`` attribute and its ``__cause__``. An exception that is not a
+DataFlow error becomes :class:`~dataflow.errors.UnexpectedError` first, so no
+DataFlow node ever ends as a ``{"failed": True}`` result.
+
+Extensions build their nodes on :class:`DataFlowNode` with :func:`node_class`
+(see docs/extension-api.md): they override :meth:`DataFlowNode.perform` (and
+:meth:`DataFlowNode.target` for nodes that find their DataFlow from a parameter).
 """
 
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from kailash.nodes.base import NodeMetadata, NodeParameter
+from kailash.nodes.base import Node, NodeParameter
 from kailash.nodes.base_async import AsyncNode
-from kailash.runtime.local import ContentAwareExecutionError
 from kailash.sdk_exceptions import NodeExecutionError
 
-from ..errors import DataFlowError, UnknownFieldError, ValidationError
+from .. import kailash_boundary
+from ..errors import DataFlowError, UnexpectedError, UnknownFieldError, ValidationError
+from ..urls import DatabaseURL, mask_secrets
 
 if TYPE_CHECKING:
     from ..dataflow import DataFlow
@@ -37,7 +45,7 @@ OPERATIONS = {
 RUNTIME_KEYS = frozenset({"context", "config", "resource_registry"})
 
 
-class NodeFailure(ContentAwareExecutionError, NodeExecutionError):
+class NodeFailure(kailash_boundary.StopsWorkflow, NodeExecutionError):
     """A DataFlow node failed; ``error`` is the :class:`~dataflow.errors.DataFlowError`."""
 
     def __init__(self, node_id: str, node_type: str, error: DataFlowError) -> None:
@@ -47,18 +55,39 @@ class NodeFailure(ContentAwareExecutionError, NodeExecutionError):
         self.failure_data = {"error": str(error), "code": error.code}
 
 
+def as_dataflow_error(exc: BaseException, url: DatabaseURL | None = None) -> DataFlowError:
+    """``exc`` itself when it is a DataFlow error, else an UnexpectedError naming it (``url``'s secrets masked)."""
+    if isinstance(exc, DataFlowError):
+        return exc
+    text = mask_secrets(str(exc), url)
+    error = UnexpectedError(f"unexpected {type(exc).__name__} inside DataFlow: {text} (a defect: please report it)",
+                            orig=exc)
+    error.__cause__ = exc
+    return error
+
+
+def node_failure(node: Node, exc: BaseException, url: DatabaseURL | None = None) -> NodeFailure:
+    """The :class:`NodeFailure` a node raises for ``exc`` (a NodeFailure is returned as it is).
+
+    Raise it as ``raise failure from failure.error``, so the DataFlow error is its ``__cause__``."""
+    if isinstance(exc, NodeFailure):
+        return exc
+    return NodeFailure(node.id, type(node).__name__, as_dataflow_error(exc, url))
+
+
 def transaction_for(node: Any, dataflow: Any) -> Any:
+    """The workflow transaction a TransactionScopeNode opened for ``dataflow`` in ``node``'s run, or None."""
     from .transactions import transaction_for as lookup
 
     return lookup(node, dataflow)
 
 
 class DataFlowNode(AsyncNode):
-    """Base of generated model nodes. Subclasses are made by :func:`make_node_class`."""
+    """Base of DataFlow's nodes. Subclasses are made by :func:`node_class`."""
 
-    operation: ClassVar[str]
-    model: ClassVar[ModelSpec]
-    _dataflow_ref: ClassVar[weakref.ref]
+    operation: ClassVar[str] = ""
+    model: ClassVar[ModelSpec | None] = None
+    _dataflow_ref: ClassVar[weakref.ref | None] = None
     _parameters: ClassVar[dict[str, NodeParameter]]
     _allowed: ClassVar[frozenset[str]]
 
@@ -77,7 +106,8 @@ class DataFlowNode(AsyncNode):
 
     @classmethod
     def dataflow(cls) -> DataFlow:
-        df = cls._dataflow_ref()
+        """The DataFlow this node class belongs to; ValidationError once it is closed or gone."""
+        df = cls._dataflow_ref() if cls._dataflow_ref is not None else None
         if df is None or df.closed:
             raise ValidationError(
                 f"{cls.__name__} belongs to a DataFlow instance that was closed or garbage-collected; "
@@ -85,7 +115,8 @@ class DataFlowNode(AsyncNode):
             )
         return df
 
-    def _params(self, inputs: dict[str, Any]) -> dict[str, Any]:
+    def checked_params(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Config merged with ``inputs``, without the keys kailash adds; an unknown parameter is refused."""
         params = {**self.config, **inputs} if inputs else dict(self.config)
         for key in RUNTIME_KEYS.intersection(params):
             del params[key]
@@ -93,7 +124,7 @@ class DataFlowNode(AsyncNode):
             del params[key]
         unknown = params.keys() - self._allowed
         if unknown:
-            if self.operation in ("create", "update"):
+            if self.operation in ("create", "update") and self.model is not None:
                 name = sorted(unknown)[0]
                 fields = ", ".join(f.name for f in self.model.user_fields)
                 raise UnknownFieldError(f"{self.model.name}: unknown field {name!r} for {type(self).__name__}; "
@@ -103,37 +134,75 @@ class DataFlowNode(AsyncNode):
             )
         return params
 
+    def target(self, params: dict[str, Any]) -> tuple[DataFlow, ModelSpec | None]:
+        """The DataFlow and model this call works on: the class's own, unless a subclass reads ``params``."""
+        return self.dataflow(), self.model
+
+    async def perform(self, dataflow: DataFlow, model: ModelSpec | None, params: dict[str, Any]) -> dict[str, Any]:
+        """The node's work, given checked parameters; returns the node's outputs."""
+        return await dataflow._call(self.operation, model, params)
+
     async def execute_async(self, **inputs: Any) -> dict[str, Any]:
-        tx = None
+        tx = df = None
         try:
-            params = self._params(inputs)
-            df = self.dataflow()
+            params = self.checked_params(inputs)
+            df, model = self.target(params)
             tx = transaction_for(self, df)
             if tx is None:
-                return await df._call(self.operation, self.model, params)
+                return await self.perform(df, model, params)
             await tx.check()
             token = df.backend.bind(tx.handle)
             try:
-                return await df._call(self.operation, self.model, params)
+                return await self.perform(df, model, params)
             finally:
                 df.backend.unbind(token)
-        except DataFlowError as error:
+        except Exception as exc:
             if tx is not None and tx.rollback_on_error and tx.failed_by is None:
                 await tx.fail(self.id)  # the whole scope goes, and nothing after this node can commit
-            raise NodeFailure(self.id, type(self).__name__, error) from error
+            failure = node_failure(self, exc, df.url if df is not None else None)
+            raise failure from failure.error
 
     async def async_run(self, **inputs: Any) -> dict[str, Any]:
         return await self.execute_async(**inputs)
 
     def execute(self, **inputs: Any) -> dict[str, Any]:
+        df = None
         try:
-            df = self.dataflow()
-        except DataFlowError as error:
-            raise NodeFailure(self.id, type(self).__name__, error) from error
-        return df._runner.run(self.execute_async(**inputs))
+            df, _ = self.target(self.checked_params(inputs))
+            return df.run_sync(self.execute_async(**inputs))
+        except Exception as exc:
+            failure = node_failure(self, exc, df.url if df is not None else None)
+            raise failure from failure.error
 
     def run(self, **inputs: Any) -> dict[str, Any]:
         return self.execute(**inputs)
+
+
+N = TypeVar("N", bound=Node)
+
+
+def node_class(name: str, base: type[N], *, parameters: dict[str, NodeParameter], description: str,
+               tags: Iterable[str] = (), module: str = "dataflow.generated", dataflow: DataFlow | None = None,
+               **attributes: Any) -> type[N]:
+    """A node class ``name`` derived from ``base``, taking exactly ``parameters``.
+
+    ``dataflow`` binds it weakly to one instance (``DataFlowNode.dataflow()``); ``attributes`` become class
+    attributes (``operation``, ``model``, …). Register it by returning it from ``dataflow_generate_nodes``,
+    or with :func:`dataflow.kailash_boundary.register_node`.
+    """
+    namespace: dict[str, Any] = {
+        "_parameters": dict(parameters),
+        "_allowed": frozenset(parameters),
+        "__doc__": description,
+        "__module__": module,
+        "__qualname__": name,
+        **attributes,
+    }
+    if dataflow is not None:
+        namespace["_dataflow_ref"] = weakref.ref(dataflow)
+    cls = type(name, (base,), namespace)
+    kailash_boundary.set_class_metadata(cls, description, tags)
+    return cls
 
 
 def _param(name: str, description: str) -> NodeParameter:
@@ -186,20 +255,6 @@ def parameters_for(model: ModelSpec, operation: str) -> dict[str, NodeParameter]
 
 
 def make_node_class(dataflow: DataFlow, model: ModelSpec, operation: str, name: str) -> type[DataFlowNode]:
-    params = parameters_for(model, operation)
     doc = f"{OPERATIONS[operation]} operation of DataFlow model {model.name} (table {model.table})."
-    return type(
-        name,
-        (DataFlowNode,),
-        {
-            "operation": operation,
-            "model": model,
-            "_dataflow_ref": weakref.ref(dataflow),
-            "_parameters": params,
-            "_allowed": frozenset(params),
-            "_node_metadata": NodeMetadata(id=name, name=name, description=doc, tags={"dataflow", model.name}),
-            "__doc__": doc,
-            "__module__": "dataflow.generated",
-            "__qualname__": name,
-        },
-    )
+    return node_class(name, DataFlowNode, parameters=parameters_for(model, operation), description=doc,
+                      tags={"dataflow", model.name}, dataflow=dataflow, operation=operation, model=model)

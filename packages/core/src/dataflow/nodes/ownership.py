@@ -14,8 +14,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
-from kailash.nodes.base import NodeRegistry
-
+from .. import kailash_boundary
 from ..errors import NodeNameConflictError
 
 if TYPE_CHECKING:
@@ -51,7 +50,7 @@ def claim(dataflow: DataFlow, names: list[str], model: str) -> None:
 
 def register(dataflow: DataFlow, classes: dict[str, type]) -> None:
     for name, cls in classes.items():
-        NodeRegistry.register(cls, alias=name, allow_override=True)
+        kailash_boundary.register_node(cls, name)
 
 
 def release(dataflow: DataFlow, names: list[str]) -> None:
@@ -61,4 +60,4 @@ def release(dataflow: DataFlow, names: list[str]) -> None:
             ref = _owners.get(name)
             if ref is not None and ref() in (dataflow, None):
                 del _owners[name]
-                NodeRegistry.unregister(name)
+                kailash_boundary.unregister_node(name)

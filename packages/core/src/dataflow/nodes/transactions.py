@@ -5,30 +5,33 @@ the same workflow run, on the same DataFlow, executes inside it. A failing
 DataFlow node rolls the whole scope back at once, and nothing after it can
 commit. Names and parameters are the 2.x release's.
 
-Per-run state: LocalRuntime gives nodes of one run a shared ``workflow
-context``; AsyncLocalRuntime has none, so the run is identified by its
-``ExecutionContext`` (found on the awaiting coroutine frames) — looked up only
-once a scope node has been used in this process.
+Per-run state: ``db.run``/``db.run_async`` bind it in a context variable;
+LocalRuntime gives nodes of one run a shared ``workflow context``;
+AsyncLocalRuntime has none, so the run is identified by its ``ExecutionContext``
+(:func:`dataflow.kailash_boundary.async_run_context`) — looked up only once a
+scope node has been used in this process.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 import weakref
+from contextvars import ContextVar, Token
 from typing import Any
 
-from kailash.nodes.base import NodeMetadata, NodeParameter, NodeRegistry
+from kailash.nodes.base import NodeParameter
 from kailash.nodes.base_async import AsyncNode
 
-from ..errors import DataFlowError, ValidationError
+from .. import kailash_boundary
+from ..errors import ValidationError
 from ..transactions import TransactionError, check_isolation, check_savepoint
 from ..transactions import begin as begin_transaction
-from .base import RUNTIME_KEYS, NodeFailure
+from .base import RUNTIME_KEYS, node_failure
 
 STATE_KEY = "dataflow.transactions"
 _async_runs: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
 _scopes_used = False
+_bound_run: ContextVar[dict | None] = ContextVar("dataflow_workflow_run", default=None)
 
 
 class WorkflowTransaction:
@@ -57,40 +60,35 @@ class WorkflowTransaction:
             await self.handle.rollback()
 
 
-def _execution_context() -> Any:
-    """AsyncLocalRuntime's per-run ExecutionContext, from the coroutine frames awaiting this node."""
-    try:
-        from kailash.runtime.async_local import ExecutionContext
-    except ImportError:  # pragma: no cover - kailash without AsyncLocalRuntime
-        return None
-    frame = sys._getframe(2)
-    while frame is not None:
-        candidate = frame.f_locals.get("context")
-        if isinstance(candidate, ExecutionContext):
-            return candidate
-        frame = frame.f_back
-    return None
+def bind_run() -> Token:
+    """Give the workflow run about to start in this context its own transaction state (``db.run``)."""
+    return _bound_run.set({})
+
+
+def unbind_run(token: Token) -> None:
+    _bound_run.reset(token)
 
 
 def run_state(node: Any, create: bool = False) -> dict | None:
-    """The dict where this run keeps its transactions, by DataFlow id (None when no scope is open)."""
+    """The dict where this run keeps its transactions, by DataFlow id (None when no scope is open).
+
+    Found, in order: the state ``db.run``/``db.run_async`` bound; AsyncLocalRuntime's per-run context;
+    LocalRuntime's workflow context."""
     if not (_scopes_used or create):
         return None
-    context = _execution_context()
+    bound = _bound_run.get()
+    if bound is not None:
+        return bound
+    context = kailash_boundary.async_run_context()
     if context is not None:
         state = _async_runs.get(context)
         if state is None and create:
             state = _async_runs[context] = {}
         return state
-    shared = getattr(node, "_workflow_context", None)
-    if isinstance(shared, dict):
-        state = shared.get(STATE_KEY)
-        if state is None and create:
-            state = shared[STATE_KEY] = {}
-        return state
-    if create:
+    state = kailash_boundary.local_run_value(node, STATE_KEY, dict if create else None)
+    if state is None and create:
         raise TransactionError("transaction nodes need LocalRuntime or AsyncLocalRuntime (no per-run context found)")
-    return None
+    return state
 
 
 def transaction_for(node: Any, dataflow: Any) -> WorkflowTransaction | None:
@@ -145,8 +143,9 @@ class _TransactionNode(AsyncNode):
     async def execute_async(self, **inputs: Any) -> dict:
         try:
             return await self.act(self._inputs(inputs))
-        except DataFlowError as error:
-            raise NodeFailure(self.id, type(self).__name__, error) from error
+        except Exception as exc:
+            failure = node_failure(self, exc)
+            raise failure from failure.error
 
     async def async_run(self, **inputs: Any) -> dict:
         return await self.execute_async(**inputs)
@@ -252,6 +251,5 @@ NODES = (TransactionScopeNode, TransactionCommitNode, TransactionRollbackNode, T
 
 def register() -> None:
     for cls in NODES:
-        cls._node_metadata = NodeMetadata(id=cls.__name__, name=cls.__name__, description=cls.__doc__ or "",
-                                          tags={"dataflow", "transaction"})
-        NodeRegistry.register(cls, alias=cls.__name__, allow_override=True)
+        kailash_boundary.set_class_metadata(cls, cls.__doc__ or "", {"dataflow", "transaction"})
+        kailash_boundary.register_node(cls, cls.__name__)

@@ -71,6 +71,10 @@ def _same(a: Any, b: Any) -> bool:
     return a is not None and b is not None and kind_of(a) == kind_of(b) and a == b
 
 
+#: Equality as the filter language means it (both non-null, of one kind, equal); public for backends.
+same_value = _same
+
+
 def _order(a: Any, b: Any, op: str) -> bool:
     if a is None or b is None or kind_of(a) != kind_of(b):
         return False

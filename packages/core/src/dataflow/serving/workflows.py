@@ -16,10 +16,11 @@ import uuid
 import weakref
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kailash.nodes.base import NodeMetadata, NodeParameter
+from kailash.nodes.base import NodeParameter
 from kailash.nodes.base_async import AsyncNode
 from kailash.workflow.graph import Workflow
 
+from .. import kailash_boundary
 from ..errors import DataFlowError, ModelError, UnknownFieldError, ValidationError
 from ..nodes.base import OPERATIONS, RUNTIME_KEYS, NodeFailure, parameters_for
 from . import values
@@ -135,7 +136,7 @@ class ServeNode(AsyncNode):
 
     def run(self, **inputs: Any) -> dict[str, Any]:
         db = self._db()
-        return db._runner.run(self.async_run(**inputs))
+        return db.run_sync(self.async_run(**inputs))
 
 
 def _node_class(db: DataFlow, model: ModelSpec, operation: str) -> type[ServeNode]:
@@ -143,11 +144,12 @@ def _node_class(db: DataFlow, model: ModelSpec, operation: str) -> type[ServeNod
     params = {p: NodeParameter(name=p, type=Any, required=False, description=d.description)
               for p, d in parameters_for(model, operation).items()}
     doc = f"{OPERATIONS[operation]} operation of DataFlow model {model.name}, JSON in and out (dataflow.serving)."
-    return type(name, (ServeNode,), {
+    cls = type(name, (ServeNode,), {
         "operation": operation, "model": model, "_dataflow_ref": weakref.ref(db), "_parameters": params,
-        "_node_metadata": NodeMetadata(id=name, name=name, description=doc, tags={"dataflow", "serving", model.name}),
         "__doc__": doc, "__module__": "dataflow.serving.generated", "__qualname__": name,
     })
+    kailash_boundary.set_class_metadata(cls, doc, {"dataflow", "serving", model.name})
+    return cls
 
 
 def describe(model: ModelSpec, operation: str, schema: dict[str, Any] | None = None) -> str:
