@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from dataflow import DataFlow
 from dataflow.serving import serve
+from kailash.workflow.builder import WorkflowBuilder
 from nexus import Nexus
 
 db = DataFlow(os.environ["SERVE_DB_URL"])
@@ -46,6 +47,10 @@ app = Nexus(api_port=int(os.environ["SERVE_API_PORT"]), mcp_port=int(os.environ[
             enable_durability=False, rate_limit=None)
 serve(db, app, tenant_header="X-Tenant-ID")
 serve(down, app, tenant_header=None, events=False)
+
+handmade = WorkflowBuilder()  # a workflow built by hand from the generated nodes, as the seeds do
+handmade.add_node("ItemCountNode", "count", {})
+app.register("handmade_count", handmade.build())
 
 delivered: list[dict] = []
 

@@ -148,6 +148,14 @@ def test_a_kailash_channel_envelope_is_accepted(server):
     assert r.json()["outputs"]["count"]["result"] == {"count": 0}
 
 
+def test_a_hand_built_workflow_takes_the_channel_envelope_too(server):
+    # The same envelope reaches the generated nodes of a workflow built by hand (the seeds' way).
+    r = server.http.post("/workflows/handmade_count", json={"parameters": {"filter": {"name": "none"}}},
+                         follow_redirects=True)
+    assert r.status_code == 200, r.text
+    assert r.json()["outputs"]["count"]["count"] == 0
+
+
 @pytest.mark.parametrize("name, inputs, tenant, status, code", [
     ("Item_create", {"name": "err-1"}, None, 400, "DF-303"),
     ("Item_create", {"name": "err-2", **ITEM, "colour": "red"}, None, 400, "DF-301"),

@@ -122,6 +122,8 @@ class DataFlowNode(AsyncNode):
             del params[key]
         for key in [k for k in params if k.startswith("_")]:
             del params[key]
+        if isinstance(params.get("parameters"), dict) and "parameters" not in self._allowed:
+            del params["parameters"]  # Nexus's CLI/MCP envelope: kailash binds its inputs at top level as well
         unknown = params.keys() - self._allowed
         if unknown:
             if self.operation in ("create", "update") and self.model is not None:
