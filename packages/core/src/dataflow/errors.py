@@ -16,9 +16,12 @@ class DataFlowError(Exception):
 
     code = "DF-000"
 
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str = "", **details: Any) -> None:
+        text = "" if message is None else str(message).strip()
+        if text in ("", "None"):  # never an empty message (a KeyError(None) once reached users as 'None')
+            text = (type(self).__doc__ or type(self).__name__).strip().splitlines()[0]
+        super().__init__(text)
+        self.message = text
         self.details = details
 
     def __str__(self) -> str:
@@ -184,6 +187,16 @@ class TransactionConflictError(DatabaseError):
 
     code = "DF-511"
     retryable = True
+
+
+class InternalError(DataFlowError):
+    """An unexpected exception inside DataFlow or a plugin (a defect: please report it). ``orig`` keeps it."""
+
+    code = "DF-900"
+
+    def __init__(self, message: str, orig: BaseException | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.orig = orig
 
 
 class UpsertConflictTargetError(ValidationError):
