@@ -479,12 +479,15 @@ class Operations:
         writer = self.writer(model)
         target = self._conflict_target(model, params.get("conflict_on") or params.get("match_fields"), [model.primary_key])
         update_fields = params.get("update_fields")
+        managed = ("tenant_id",) if model.multi_tenant else ()
+        if managed:
+            require_tenant(model.name)  # core fills tenant_id: without a tenant, say so (not "missing tenant_id")
         stamp = now()
         rows, updates = [], []
         for i, rec in enumerate(records):
             if not isinstance(rec, dict):
                 raise ValidationError(f"{model.name} record at index {i}: expected a dict")
-            absent = [c for c in target if rec.get(c) is None]
+            absent = [c for c in target if c not in managed and rec.get(c) is None]
             if absent:
                 raise ValidationError(f"{model.name} record at index {i} is missing conflict-target column(s) {absent}")
             row = writer.new_row(rec, i, stamp)

@@ -31,6 +31,7 @@ def now() -> dt.datetime:
 
 SURROGATE = "a lone surrogate (a code point U+D800-U+DFFF, not valid Unicode text; no database can store it)"
 NUL = "a NUL character (\\x00), which this database cannot store in text"
+NUL_KEY = "a JSON key with a NUL character (\\x00), which MongoDB and PostgreSQL cannot store"
 
 
 def text_problem(text: str, nul_ok: bool) -> str | None:
@@ -46,7 +47,8 @@ def text_problem(text: str, nul_ok: bool) -> str | None:
 
 
 def nested_text_problem(value: Any, nul_ok: bool) -> str | None:
-    """:func:`text_problem` of every string inside a JSON value, keys included."""
+    """:func:`text_problem` of every string inside a JSON value; keys never hold NUL (on no backend, so that
+    every backend stores the same documents)."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -55,6 +57,9 @@ def nested_text_problem(value: Any, nul_ok: bool) -> str | None:
             if problem:
                 return problem
         elif isinstance(item, dict):
+            for key in item:
+                if isinstance(key, str) and "\x00" in key:
+                    return NUL_KEY
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
