@@ -16,20 +16,35 @@ from kailash.workflow.builder import WorkflowBuilder
 VICTIM, ATTACKER = "victim", "attacker"
 
 
-@pytest.fixture(params=["sqlite", "postgres", "postgres_rls", "mysql", "mongo"])
+BACKENDS = ["sqlite", "postgres", "postgres_rls", "mysql", "mongo"]
+
+
+#: tenancy declared on the model: on the embedded backend, under row-level security and on MongoDB (whose
+#: document nodes leaked that way); the conformance kit's TenancySuite covers both ways on every backend
+MODEL_LEVEL = ["sqlite", "postgres_rls", "mongo"]
+CONFIGS = [(b, "instance") for b in BACKENDS] + [(b, "model") for b in MODEL_LEVEL]
+
+
+@pytest.fixture(params=CONFIGS, ids=[f"{b}-{level}" for b, level in CONFIGS])
 def db(request):
-    """Every backend; on PostgreSQL also in row-level-security mode, as an ordinary role."""
-    if request.param == "postgres_rls":
-        db = DataFlow(request.getfixturevalue("url_postgres_app_role"), multi_tenant=True, row_level_security=True)
+    """Every backend; on PostgreSQL also in row-level-security mode, as an ordinary role. Tenancy declared
+    on DataFlow (``multi_tenant=True``) and on the model (``__dataflow__``): both must hold on every path."""
+    backend, declared_on = request.param
+    options = {"multi_tenant": True} if declared_on == "instance" else {}
+    if backend == "postgres_rls":
+        db = DataFlow(request.getfixturevalue("url_postgres_app_role"), row_level_security=True, **options)
     else:
-        db = DataFlow(request.getfixturevalue("url_" + request.param), multi_tenant=True)
+        db = DataFlow(request.getfixturevalue("url_" + backend), **options)
 
     @db.model
     class Secret:
         id: str
         title: str
         level: int = 0
-        __dataflow__ = {"indexes": [{"name": "ux_secret_title", "fields": ["title"], "unique": True}]}
+        __dataflow__ = {"indexes": [{"name": "ux_secret_title", "fields": ["title"], "unique": True}],
+                        **({"multi_tenant": True} if declared_on == "model" else {})}
+
+    assert db.get_model("Secret").multi_tenant and db.multi_tenant == (declared_on == "instance")
 
     with db.tenant(VICTIM):
         db.express_sync.bulk_create("Secret", [{"id": f"v{i}", "title": f"victim-{i}", "level": i} for i in range(3)])
@@ -119,6 +134,25 @@ def attacks():
     return cases
 
 
+def document_attacks(db):
+    """On MongoDB, the schemaless document nodes (refused under tenancy, both ways of declaring it)."""
+    if db.backend.name != "mongo":
+        return []
+    table = db.get_model("Secret").table
+    cases = []
+    for runtime in ("local", "async"):
+        cases += [
+            (f"DocumentFindNode[{runtime}]", lambda db, r=runtime: node(db, "DocumentFindNode", {"collection": table}, r)),
+            (f"DocumentCountNode[{runtime}]", lambda db, r=runtime: node(db, "DocumentCountNode", {"collection": table}, r)),
+            (f"MongoAggregateNode[{runtime}]", lambda db, r=runtime: node(
+                db, "MongoAggregateNode", {"collection": table, "pipeline": [{"$match": {}}]}, r)),
+            (f"DocumentUpdateNode[{runtime}]", lambda db, r=runtime: node(
+                db, "DocumentUpdateNode", {"collection": table, "filter": {}, "update": {"$set": {"title": "pwned"}},
+                                           "multi": True}, r)),
+        ]
+    return cases
+
+
 def leaked(result, own_rows: int) -> bool:
     """Whether a result shows one of the victim's rows (by owner or by id) or counts more rows than the
     attacker owns (own_rows, counted through the ids the attacker can list)."""
@@ -140,7 +174,7 @@ def _count(result) -> int:
 def test_no_tenant_bound_fails_closed_everywhere(db, capsys):
     before = victim_rows(db)
     attempted = 0
-    for name, attack in attacks():
+    for name, attack in attacks() + document_attacks(db):
         attempted += 1
         with pytest.raises(Exception) as info:
             attack(db)
@@ -155,7 +189,7 @@ def test_no_tenant_bound_fails_closed_everywhere(db, capsys):
 def test_cross_tenant_attacks_find_nothing_and_change_nothing(db, capsys):
     before = victim_rows(db)
     attempted = 0
-    for name, attack in attacks():
+    for name, attack in attacks() + document_attacks(db):
         attempted += 1
         with db.tenant(ATTACKER):
             own = [r["id"] for r in db.express_sync.list("Secret", include_deleted=True)]
@@ -168,7 +202,9 @@ def test_cross_tenant_attacks_find_nothing_and_change_nothing(db, capsys):
         assert victim_rows(db) == before, f"{name} changed the victim's rows"
     with capsys.disabled():
         rls = " with row-level security" if db.options.get("row_level_security") else ""
-        print(f"\ncross-tenant attacks attempted: {attempted} on {db.backend.name}{rls}, leaks: 0")
+        level = "DataFlow" if db.multi_tenant else "model"
+        print(f"\ncross-tenant attacks attempted: {attempted} on {db.backend.name}{rls}, tenancy declared on the "
+              f"{level}, leaks: 0")
     assert victim_rows(db) == before
 
 

@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 from dataflow import DataFlow, DataFlowError, NodeFailure, dataflow_error
-from dataflow.errors import DuplicateKeyError, NotFoundError, UnexpectedError
+from dataflow.errors import DuplicateKeyError, InternalError, NotFoundError
 from dataflow.fieldtypes import FieldType
 from kailash.runtime import AsyncLocalRuntime, LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
@@ -142,10 +142,10 @@ def test_an_unexpected_exception_is_a_node_failure_never_a_failed_result(fragile
     with pytest.raises(Exception) as caught:
         execute(runtime, wf)
     error = dataflow_error(caught.value)
-    assert isinstance(error, UnexpectedError) and error.code == "DF-900"
+    assert isinstance(error, InternalError) and error.code == "DF-900"
     assert "ZeroDivisionError" in str(error) and isinstance(error.orig, ZeroDivisionError)
     assert isinstance(error.__cause__, ZeroDivisionError)
-    with pytest.raises(UnexpectedError):
+    with pytest.raises(InternalError):
         fragile_db.run(wf)
 
 
@@ -153,5 +153,5 @@ def test_a_node_failure_carries_the_error_as_its_cause(fragile_db):
     node = fragile_db.node("Item", "create")()
     with pytest.raises(NodeFailure) as caught:
         node.execute(code=5)
-    assert caught.value.error is caught.value.__cause__ and isinstance(caught.value.error, UnexpectedError)
+    assert caught.value.error is caught.value.__cause__ and isinstance(caught.value.error, InternalError)
     assert caught.value.failure_data == {"error": str(caught.value.error), "code": "DF-900"}

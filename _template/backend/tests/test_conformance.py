@@ -49,6 +49,14 @@ class TestBadInput(suite.BadInputSuite):
     pass
 
 
+class TestTenancy(suite.TenancySuite):
+    pass
+
+
+class TestLimits(suite.LimitsSuite):
+    pass
+
+
 EXPECTED_FAILURES: dict[str, set[str]] = {
     # "MyDB compares text case-insensitively by default": {"TestFilters::test_case[eq_str_case_sensitive]"},
 }

@@ -440,20 +440,27 @@ def test_readme_example_runs_and_prints_what_it_says(fresh_database, tmp_path):
 # --- tenancy -----------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("declared_on", ["dataflow", "model"])
 @pytest.mark.parametrize("row_level_security", [False, True])
-def test_vector_search_is_scoped_to_the_bound_tenant(pg_server, fresh_database, row_level_security):
+def test_vector_search_is_scoped_to_the_bound_tenant(pg_server, fresh_database, row_level_security, declared_on):
+    """Tenancy declared on DataFlow or on the model (issue 13 #1 leaked the latter way through MongoDB's
+    document nodes): vector search scopes to the bound tenant either way."""
+    tenancy = {"multi_tenant": True} if declared_on == "dataflow" else {}
     if row_level_security:  # an ordinary role owns the database (policies bind it); a superuser adds pgvector
         name = f"t_{uuid.uuid4().hex[:10]}"
         url = pg_server.create_database(name, owner="dataflow_app")
         pg_server.psql("CREATE EXTENSION vector", database=name)
-        db = DataFlow(url, multi_tenant=True, row_level_security=True)
+        db = DataFlow(url, row_level_security=True, **tenancy)
     else:
-        db = DataFlow(fresh_database, multi_tenant=True)
+        db = DataFlow(fresh_database, **tenancy)
 
     @db.model
     class Note:
         title: str
         embedding: Vector[3]
+        __dataflow__ = {"multi_tenant": True} if declared_on == "model" else {}
+
+    assert db.get_model("Note").multi_tenant
 
     try:
         for tenant, title in (("t1", "mine"), ("t2", "theirs")):

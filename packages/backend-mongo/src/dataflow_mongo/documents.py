@@ -11,6 +11,12 @@ Values are MongoDB's own here (no model): ``datetime`` is a BSON date
 (millisecond precision, returned aware UTC), ``Decimal`` is Decimal128 (exact
 to 34 digits, returned as ``Decimal``), missing ``_id`` values are new
 ``ObjectId``s, and filters mean what they mean in MongoDB.
+
+Document nodes cannot scope to a tenant, so all eight are refused while any
+open MongoDB DataFlow of the process is tenant-scoped (``DataFlow(url,
+multi_tenant=True)`` or a model with ``__dataflow__ = {"multi_tenant": True}``):
+pipelines reach other collections and databases (``$lookup``, ``$unionWith``,
+``$out``, ``$merge``), and one server answers to several host names.
 """
 
 from __future__ import annotations
@@ -81,6 +87,32 @@ async def _in_place(backend: Any, operation: Any) -> Any:
     return await (backend._elsewhere(handle, operation) if handle is not None else operation)
 
 
+def tenant_scoped() -> list[str]:
+    """What makes an open MongoDB DataFlow of this process tenant-scoped: its option or its models."""
+    from dataflow.dataflow import live_dataflows
+
+    from .backend import MongoBackend
+
+    found = []
+    for df in live_dataflows():
+        if not isinstance(getattr(df, "backend", None), MongoBackend):
+            continue
+        if getattr(df, "multi_tenant", False):
+            found.append(f"DataFlow({df.url.masked()!r}, multi_tenant=True)")
+        found += [f"model {spec.name} ({df.url.masked()})" for spec in list(df.models.values()) if spec.multi_tenant]
+    return found
+
+
+def refuse_when_tenant_scoped(node: str) -> None:
+    """Fail closed: document nodes run only while no open MongoDB DataFlow is tenant-scoped."""
+    scoped = tenant_scoped()
+    if scoped:
+        raise ValidationError(
+            f"{node}: document nodes are not tenant-scoped, so they are refused while a multi-tenant MongoDB "
+            f"DataFlow is open in this process ({'; '.join(scoped[:5])}); use the model nodes, which scope every "
+            "operation to the bound tenant")
+
+
 def _param(name: str, description: str) -> NodeParameter:
     return NodeParameter(name=name, type=Any, required=False, description=description)
 
@@ -127,8 +159,10 @@ class DocumentNode(AsyncNode):
                 raise ValidationError(f"{self.node_type} belongs to a MongoDB DataFlow that was closed")
             if choice is not None and targets.resolve(choice, self.node_type) is not backend:
                 raise ValidationError(f"{self.node_type} is bound to {backend.target}; 'database' names another one")
-            return backend
-        return targets.resolve(choice, self.node_type)
+        else:
+            backend = targets.resolve(choice, self.node_type)
+        refuse_when_tenant_scoped(self.node_type)
+        return backend
 
     async def execute_async(self, **inputs: Any) -> dict[str, Any]:
         tx = backend = None

@@ -143,10 +143,4 @@ def resolve(choice: Any, node: str) -> MongoBackend:
         )
     if backend.closed:
         raise ValidationError(f"{node}: the MongoDB DataFlow for {backend.target} is closed")
-    ref = getattr(backend, "dataflow_ref", None)
-    owner = ref() if ref is not None else None
-    if owner is not None and getattr(owner, "multi_tenant", False):
-        # document nodes work on raw collections with no tenant column: fail closed rather than leak
-        raise ValidationError(f"{node}: document nodes are not tenant-scoped and are refused on a multi-tenant "
-                              "DataFlow; use the model nodes, which scope every operation to the bound tenant")
-    return backend
+    return backend  # the tenancy guard runs when a node executes (documents.refuse_when_tenant_scoped)

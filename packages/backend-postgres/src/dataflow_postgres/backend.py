@@ -256,7 +256,10 @@ class PostgresBackend(SQLBackend):
 
     async def begin(self, isolation_level: str | None = None) -> PostgresTransaction:
         pool = await self._pool()
-        conn = await pool.acquire()
+        try:
+            conn = await pool.acquire()
+        except Exception as exc:  # the server went away: DF-501 like every other statement, not a raw OSError
+            raise self._translate(exc, "BEGIN") from exc
         try:
             tr = conn.transaction(isolation=isolation_level)
             await tr.start()

@@ -167,7 +167,7 @@ class SQLiteBackend(SQLBackend):
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA case_sensitive_like=ON")
-        if path != ":memory:" and "mode=memory" not in path:
+        if path != ":memory:" and "mode=memory" not in path and "mode=ro" not in path:  # read-only: no WAL switch
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         conn.create_function("dataflow_regexp", 3, _regexp, deterministic=True)

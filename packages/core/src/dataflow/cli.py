@@ -16,9 +16,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from . import __version__
-from .errors import DataFlowError
+from .errors import ConfigurationError, DataFlowError
+from .urls import parse_url
 
 
 def _print_json(value: Any) -> None:
@@ -32,10 +34,27 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 
+def inspect_only(raw: str) -> str:
+    """The URL ``dataflow schema`` opens: an SQLite file must exist, and is opened read-only.
+
+    Opening a missing file would create it, and opening a file read-write may switch its journal mode;
+    ``dataflow schema`` never changes anything.
+    """
+    url = parse_url(raw)
+    if url.scheme != "sqlite" or url.is_memory or url.database.startswith("file:"):
+        return raw
+    path = Path(url.database)
+    if not path.is_file():
+        raise ConfigurationError(f"no SQLite database file at {url.database!r} ({path.resolve()}); "
+                                 "`dataflow schema` inspects existing databases and never creates one")
+    options = urlencode({**url.query, "mode": "ro"})
+    return f"file:{quote(str(path.resolve()))}?{options}"
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .dataflow import DataFlow
 
-    db = DataFlow(args.url, existing_schema_mode=True)
+    db = DataFlow(inspect_only(args.url), existing_schema_mode=True)
     try:
         schema = db.discover_schema(tables=args.table or None)
     finally:
@@ -44,7 +63,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
         _print_json(schema)
         return 0
     if not schema:
-        print(f"no tables in {db.url_masked}")
+        print(f"no tables in {parse_url(args.url).masked()}")
     for name, table in schema.items():
         print(f"{table['kind']} {name}" + (f"  (primary key: {', '.join(table['primary_key'])})" if table["primary_key"] else ""))
         rows = [[c["name"], c["type"], c["native_type"], "yes" if c["nullable"] else "no", c["default"] or ""]

@@ -294,7 +294,12 @@ class DataFlow:
         """
         self._check_open()
         await self.backend.open()
-        return await self.backend.discover(tables)
+        try:
+            return await self.backend.discover(tables)
+        except NotImplementedError as exc:
+            raise ConfigurationError(f"{exc} ({self.url.masked()}): discovering tables (db.discover_schema(), "
+                                     "register_schema_as_models(), `dataflow schema`) needs a backend that "
+                                     "implements discover(), such as the SQL backends") from None
 
     def discover_schema(self, use_real_inspection: bool = True, tables: list[str] | None = None) -> dict:
         return self._runner.run(self.discover_schema_async(use_real_inspection, tables))

@@ -24,9 +24,12 @@ class DataFlowError(Exception):
     code = "DF-000"
     http_status = 500
 
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str = "", **details: Any) -> None:
+        text = "" if message is None else str(message).strip()
+        if text in ("", "None"):  # never an empty message (a KeyError(None) once reached users as 'None')
+            text = (type(self).__doc__ or type(self).__name__).strip().splitlines()[0]
+        super().__init__(text)
+        self.message = text
         self.details = details
 
     def __str__(self) -> str:
@@ -213,8 +216,8 @@ class TransactionConflictError(DatabaseError):
     retryable = True
 
 
-class UnexpectedError(DataFlowError):
-    """An exception DataFlow did not expect (a defect): ``orig`` keeps it. Seen as a node's failure."""
+class InternalError(DataFlowError):
+    """An unexpected exception inside DataFlow or a plugin (a defect: please report it). ``orig`` keeps it."""
 
     code = "DF-900"
 

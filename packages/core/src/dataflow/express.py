@@ -55,8 +55,8 @@ class Express:
     async def delete(self, model: Any, id: Any, *, soft_delete: bool | None = None) -> bool:
         """True when deleted, False when no record had that id."""
         params: dict[str, Any] = {"id": id}
-        if soft_delete is False:
-            params["soft_delete"] = False
+        if soft_delete is not None:
+            params["soft_delete"] = soft_delete
         try:
             await self._ops.delete(self._m(model), params)
         except NotFoundError:
@@ -95,8 +95,8 @@ class Express:
     async def bulk_delete(self, model: Any, ids: list | None = None, *, filter: dict | None = None, confirmed: bool = False,
                           soft_delete: bool | None = None) -> dict:
         params: dict[str, Any] = {"ids": ids, "filter": filter, "confirmed": confirmed}
-        if soft_delete is False:
-            params["soft_delete"] = False
+        if soft_delete is not None:
+            params["soft_delete"] = soft_delete
         return await self._ops.bulk_delete(self._m(model), params)
 
     async def bulk_upsert(self, model: Any, records: list[dict], conflict_on: list[str] | None = None,

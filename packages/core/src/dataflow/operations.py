@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ConfirmationRequiredError,
+    DataFlowError,
     FilterError,
+    InternalError,
     NotFoundError,
     UpsertConflictTargetError,
     ValidationError,
@@ -23,15 +25,19 @@ from .observe import observed
 from .query.ast import TRUE, And, Cmp, Expr, FieldRef
 from .query.order import parse_order
 from .query.parse import parse_filter
-from .rows import RowWriter, now
+from .rows import RowWriter, filter_text_problem, now, printable
 from .tenancy import require_tenant
 from .transactions import foreign_loop, on_home_loop
+from .urls import mask_secrets
 
 if TYPE_CHECKING:
     from .dataflow import DataFlow
 
 DEFAULT_LIST_LIMIT = 10
 CONFLICT_RESOLUTIONS = ("error", "skip")
+#: the largest limit, offset or batch_size: ``limit + 1`` (paging asks one row more) still fits a signed
+#: 64-bit integer, the widest every database takes
+MAX_PAGING = 2**63 - 2
 
 
 def _int_param(value: Any, name: str, default: int | None) -> int:
@@ -39,9 +45,29 @@ def _int_param(value: Any, name: str, default: int | None) -> int:
         return default
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise FilterError(f"{name} must be a non-negative integer, got {value!r}", path=name)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PAGING:
+        raise FilterError(f"{name} must be an integer from 0 to {MAX_PAGING}, got {_short(value)}", path=name)
     return value
+
+
+def _short(value: Any) -> str:
+    text = printable(repr(value))
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _soft_delete_flag(model: ModelSpec, params: dict, op: str) -> bool:
+    """Whether to hard-delete: ``soft_delete=False`` asks for it, and so does a model without soft delete.
+    ``soft_delete=True`` on such a model is refused: it would hard-delete while promising the opposite."""
+    flag = params.get("soft_delete")
+    if flag is not None and not isinstance(flag, bool):
+        raise ValidationError(f"{model.name} {op}: soft_delete must be True or False, got {_short(flag)}")
+    if flag is True and not model.soft_delete:
+        raise ValidationError(
+            f"{model.name} {op}: soft_delete=True, but model {model.name} has no soft delete, so the record would be "
+            f"deleted for good; declare __dataflow__ = {{\"soft_delete\": True}} on the model (a deleted_at column) "
+            "or leave soft_delete out to delete permanently"
+        )
+    return flag is False or not model.soft_delete
 
 
 def atomic(method: Any) -> Any:
@@ -61,7 +87,18 @@ def atomic(method: Any) -> Any:
         async with backend.transaction():
             return await method(self, model, *args, **kwargs)
 
-    return observed(wrapper)
+    @functools.wraps(method)
+    async def guarded(self: Operations, model: ModelSpec, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await wrapper(self, model, *args, **kwargs)
+        except DataFlowError:
+            raise
+        except Exception as exc:  # every exception leaving an operation is a DataFlowError with a message
+            text = mask_secrets(printable(f"{type(exc).__name__}: {exc!r}"), self.df.url)
+            raise InternalError(f"{model.name} {method.__name__} failed unexpectedly ({text}); this is a defect in "
+                                "DataFlow or one of its plugins: please report it", orig=exc) from exc
+
+    return observed(guarded)
 
 
 class Operations:
@@ -80,8 +117,15 @@ class Operations:
     # --- helpers -------------------------------------------------------------------------------------
 
     def _filter(self, model: ModelSpec, raw: Any, include_deleted: bool = False) -> Expr:
-        expr = parse_filter(raw, model, self.df.host.operators)
-        return self._visible(model, expr, include_deleted)
+        return self._visible(model, self._parse(model, raw), include_deleted)
+
+    def _parse(self, model: ModelSpec, raw: Any) -> Expr:
+        """The parsed filter; text no database can compare (a lone surrogate, NUL where text has none) is
+        refused first, the same on every backend."""
+        found = filter_text_problem(raw, self.df.backend.capabilities.text_nul)
+        if found is not None:
+            raise FilterError(f"a filter value contains {found[1]}", path=found[0])
+        return parse_filter(raw, model, self.df.host.operators)
 
     def _visible(self, model: ModelSpec, expr: Expr, include_deleted: bool) -> Expr:
         """``expr`` limited to the bound tenant's rows and, unless asked, to rows not soft-deleted."""
@@ -181,7 +225,7 @@ class Operations:
         key = self._id_from(model, params)
         backend = await self._backend(model)
         where = self._by_id(model, key)
-        hard = params.get("soft_delete") is False or not model.soft_delete
+        hard = _soft_delete_flag(model, params, "delete")
         if hard:
             count = await backend.delete(model, self._by_id(model, key, include_deleted=True))
         else:
@@ -400,6 +444,7 @@ class Operations:
     @atomic
     async def bulk_delete(self, model: ModelSpec, params: dict) -> dict:
         writer = self.writer(model)
+        hard = _soft_delete_flag(model, params, "bulk_delete")
         ids = params.get("ids")
         data = params.get("data")
         if data and ids is None:
@@ -420,10 +465,9 @@ class Operations:
         else:
             raw_filter = params.get("filter")
             self._confirm(model, raw_filter, params, "bulk_delete")
-            where = parse_filter(raw_filter, model, self.df.host.operators)
+            where = self._parse(model, raw_filter)
             processed = None
         backend = await self._backend(model)
-        hard = params.get("soft_delete") is False or not model.soft_delete
         if hard:
             count = await backend.delete(model, self._visible(model, where, True))
         else:
@@ -437,12 +481,15 @@ class Operations:
         writer = self.writer(model)
         target = self._conflict_target(model, params.get("conflict_on") or params.get("match_fields"), [model.primary_key])
         update_fields = params.get("update_fields")
+        managed = ("tenant_id",) if model.multi_tenant else ()
+        if managed:
+            require_tenant(model.name)  # core fills tenant_id: without a tenant, say so (not "missing tenant_id")
         stamp = now()
         rows, updates = [], []
         for i, rec in enumerate(records):
             if not isinstance(rec, dict):
                 raise ValidationError(f"{model.name} record at index {i}: expected a dict")
-            absent = [c for c in target if rec.get(c) is None]
+            absent = [c for c in target if c not in managed and rec.get(c) is None]
             if absent:
                 raise ValidationError(f"{model.name} record at index {i} is missing conflict-target column(s) {absent}")
             row = writer.new_row(rec, i, stamp)

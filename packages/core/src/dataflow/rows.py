@@ -27,6 +27,74 @@ def now() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
+# --- text every database can store ----------------------------------------------------------------------
+
+SURROGATE = "a lone surrogate (a code point U+D800-U+DFFF, not valid Unicode text; no database can store it)"
+NUL = "a NUL character (\\x00), which this database cannot store in text"
+NUL_KEY = "a JSON key with a NUL character (\\x00), which MongoDB and PostgreSQL cannot store"
+
+
+def text_problem(text: str, nul_ok: bool) -> str | None:
+    """Why ``text`` cannot be stored (a lone surrogate, or NUL where the database has none), or None."""
+    if not nul_ok and "\x00" in text:
+        return NUL
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return SURROGATE
+    return None
+
+
+def nested_text_problem(value: Any, nul_ok: bool) -> str | None:
+    """:func:`text_problem` of every string inside a JSON value; keys never hold NUL (on no backend, so that
+    every backend stores the same documents)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item, nul_ok)
+            if problem:
+                return problem
+        elif isinstance(item, dict):
+            for key in item:
+                if isinstance(key, str) and "\x00" in key:
+                    return NUL_KEY
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return None
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print or log (a lone surrogate becomes ``\\ud800``)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def filter_text_problem(raw: Any, nul_ok: bool, path: str = "") -> tuple[str, str] | None:
+    """``(path, problem)`` of the first key or value of a raw filter that no database could compare, or None."""
+    stack: list[tuple[Any, str]] = [(raw, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item, nul_ok)
+            if problem:
+                return where or "filter", problem
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                inner = f"{where}.{printable(key)}" if where and isinstance(key, str) else (
+                    printable(key) if isinstance(key, str) else f"{where}[{key!r}]")
+                if isinstance(key, str):
+                    problem = text_problem(key, nul_ok)
+                    if problem:
+                        return inner, problem
+                stack.append((value, inner))
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+    return None
+
+
 class RowWriter:
     """Checks and completes records for one model."""
 
@@ -70,8 +138,7 @@ class RowWriter:
             value = spec.type.coerce(value)
         except FieldTypeError as exc:
             raise FieldTypeError(f"{self.where(index)}: field {name!r}: {exc.message}", field=name) from None
-        if not self.text_nul and isinstance(value, str) and "\x00" in value:
-            raise self._nul(name, index)
+        self._check_text(name, value, index)
         return value
 
     def new_row(self, record: dict, index: int | None = None, stamp: dt.datetime | None = None) -> dict:
@@ -82,8 +149,8 @@ class RowWriter:
         for name, coerce, nullable, has_default, is_pk, spec, exact in self.plan:
             value = record.get(name, _MISSING)
             if type(value) is exact and (exact is not float or isfinite(value)):  # already canonical
-                if exact is str and not self.text_nul and "\x00" in value:
-                    raise self._nul(name, index)
+                if exact is str and (not self.text_nul or not value.isascii()):
+                    self._check_text(name, value, index)
                 row[name] = value
                 continue
             if value is _MISSING:
@@ -106,8 +173,7 @@ class RowWriter:
                 row[name] = coerce(value)
             except FieldTypeError as exc:
                 raise FieldTypeError(f"{self.where(index)}: field {name!r}: {exc.message}", field=name) from None
-            if not self.text_nul and isinstance(row[name], str) and "\x00" in row[name]:
-                raise self._nul(name, index)
+            self._check_text(name, row[name], index)
         if missing:
             raise MissingFieldError(
                 f"{self.where(index)}: missing required field(s) {', '.join(missing)}", fields=missing
@@ -166,8 +232,8 @@ class RowWriter:
                 kinds.discard(type(None))
             if exact is not None and kinds <= {exact}:
                 present = col if nullable is False else [v for v in col if v is not None]
-                if exact is str and not self.text_nul and "\x00" in "".join(present):
-                    return None
+                if exact is str and text_problem("".join(present), self.text_nul):
+                    return None  # new_row names the record
                 if exact is float and not isfinite(sum(present)) and not all(map(isfinite, present)):
                     return None  # (a finite sum means every term is finite)
             elif spec.kind == "int" and kinds <= {int}:
@@ -179,6 +245,8 @@ class RowWriter:
                     col = [None if v is None else coerce(v) for v in col]
                 except Exception:
                     return None
+                if spec.kind in ("str", "json") and any(self._text_problem(v) for v in col if v is not None):
+                    return None
             columns.append(name)
             values.append(col)
         if self.model.timestamps:
@@ -186,9 +254,20 @@ class RowWriter:
             values += [[stamp] * len(records), [stamp] * len(records)]
         return columns, values
 
-    def _nul(self, name: str, index: int | None) -> FieldTypeError:
-        return FieldTypeError(f"{self.where(index)}: field {name!r} contains a NUL character (\\x00), which this "
-                              "database cannot store in text", field=name)
+    def _text_problem(self, value: Any) -> str | None:
+        if isinstance(value, str):
+            return text_problem(value, self.text_nul)
+        if isinstance(value, (dict, list)):
+            return nested_text_problem(value, self.text_nul)
+        return None
+
+    def _check_text(self, name: str, value: Any, index: int | None) -> None:
+        problem = self._text_problem(value)
+        if problem:
+            raise self._bad_text(name, index, problem)
+
+    def _bad_text(self, name: str, index: int | None, problem: str | None) -> FieldTypeError:
+        return FieldTypeError(f"{self.where(index)}: field {name!r} contains {problem}", field=name)
 
     def changes(self, values: dict, index: int | None = None) -> dict:
         """Coerced values for UPDATE; the key and managed fields cannot change."""
@@ -205,6 +284,10 @@ class RowWriter:
         if value is None:
             raise MissingFieldError(f"{self.model.name}: {what} is required")
         try:
-            return self.pk.type.coerce(value)
+            key = self.pk.type.coerce(value)
         except FieldTypeError as exc:
             raise FieldTypeError(f"{self.model.name}: invalid {what} {value!r}: {exc.message}") from None
+        problem = self._text_problem(key)
+        if problem:
+            raise FieldTypeError(f"{self.model.name}: invalid {what} {printable(repr(key))}: it contains {problem}")
+        return key

@@ -12,14 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 from .errors import ConfigurationError
 
 MEMORY = ":memory:"
 _SCHEME = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9.]*)(?:\+(?P<driver>[a-zA-Z0-9_]+))?://(?P<rest>.*)$", re.S)
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
-_SECRET_KEYS = re.compile(r"pass|secret|token|key", re.I)
+#: query keys whose values are secrets: password, pass, passwd, pwd, sslpassword, passfile, secret, client_secret,
+#: token, auth_token, apikey, sslkey, credentials, authMechanismProperties (MongoDB: AWS_SESSION_TOKEN:…), sig
+_SECRET_KEYS = re.compile(r"pass|pwd|secret|token|key|credential|auth_?mechanism_?properties|^sig$|signature", re.I)
 _FILE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
@@ -38,7 +40,10 @@ class DatabaseURL:
     host: str | None = None
     port: int | None = None
     database: str | None = None
-    query: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        return f"DatabaseURL({self.masked()!r})"
 
     @property
     def is_memory(self) -> bool:
@@ -47,8 +52,9 @@ class DatabaseURL:
     def masked(self) -> str:
         """The URL as text with the password (and secret query values) replaced by ``***``."""
         scheme = f"{self.scheme}+{self.driver}" if self.driver else self.scheme
+        query = f"?{_masked_query(self.query)}" if self.query else ""
         if self.host is None and self.username is None:
-            return f"{scheme}:///{self.database or ''}"
+            return f"{scheme}:///{self.database or ''}{query}"
         auth = ""
         if self.username is not None:
             auth = self.username + (":***" if self.password is not None else "") + "@"
@@ -57,15 +63,28 @@ class DatabaseURL:
             host = f"[{host}]"
         port = f":{self.port}" if self.port is not None else ""
         db = f"/{self.database}" if self.database else ""
-        query = ""
-        if self.query:
-            query = "?" + "&".join(
-                f"{k}={'***' if _SECRET_KEYS.search(k) else v}" for k, v in self.query.items()
-            )
         return f"{scheme}://{auth}{host}{port}{db}{query}"
 
     def __str__(self) -> str:
         return self.masked()
+
+    def secrets(self) -> list[str]:
+        """Every secret this URL holds (the password, secret query values), longest first."""
+        found = [v for k, v in self.query.items() if is_secret_key(k) and v]
+        for value in list(found):  # MongoDB's "AWS_SESSION_TOKEN:tok,SERVICE_NAME:x" lists: each value too
+            found += [item.partition(":")[2] for item in value.split(",") if item.partition(":")[2]]
+        if self.password:
+            found.append(self.password)
+        return sorted(set(found), key=len, reverse=True)
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a URL query option holds a secret (``password``, ``sslpassword``, ``pwd``, ``token``, …)."""
+    return bool(_SECRET_KEYS.search(key))
+
+
+def _masked_query(query: Mapping[str, str]) -> str:
+    return "&".join(f"{k}={'***' if is_secret_key(k) else v}" for k, v in query.items())
 
 
 def parse_url(raw: str) -> DatabaseURL:
@@ -139,8 +158,12 @@ def _split_host_port(hostport: str, scheme: str) -> tuple[str, int | None]:
     return host, int(port_text)
 
 
+_QUERY_SECRET = re.compile(r"(?P<key>[^?&=;\s]+)=(?P<value>[^&;\s]*)")
+
+
 def _mask_unparsed(raw: str) -> str:
-    """Best-effort masking for text that did not parse as a URL."""
+    """Best-effort masking for text that did not parse as a URL: the userinfo and secret query values."""
+    raw = _QUERY_SECRET.sub(lambda m: f"{m['key']}=***" if is_secret_key(m["key"]) else m[0], raw)
     at = raw.rfind("@")
     if at < 0:
         return raw
@@ -150,7 +173,11 @@ def _mask_unparsed(raw: str) -> str:
 
 
 def mask_secrets(text: str, url: DatabaseURL | None) -> str:
-    """Remove ``url``'s password from arbitrary text such as a driver error message."""
-    if url is not None and url.password:
-        text = text.replace(url.password, "***")
+    """Remove ``url``'s secrets (password, secret query values, also percent-encoded) from arbitrary text
+    such as a driver error message."""
+    if url is None:
+        return text
+    for secret in url.secrets():
+        for form in {secret, quote(secret, safe=""), quote_plus(secret, safe="")}:
+            text = text.replace(form, "***")
     return text

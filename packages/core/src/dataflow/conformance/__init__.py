@@ -32,6 +32,8 @@ Template for a third-party backend::
     class TestBulk(suite.BulkSuite): pass
     class TestExpress(suite.ExpressSuite): pass
     class TestBadInput(suite.BadInputSuite): pass
+    class TestTenancy(suite.TenancySuite): pass
+    class TestLimits(suite.LimitsSuite): pass
 
 
     # Known gaps, as strict xfails (a test that starts passing fails the run, so the list stays true).

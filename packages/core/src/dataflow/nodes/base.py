@@ -9,7 +9,7 @@ operation layer, and outputs keep their Python types (datetime, Decimal…).
 A failing node raises :class:`NodeFailure`, which kailash treats as a failure
 that always stops the workflow, under both runtimes alike; the DataFlow error
 is its ``error`` attribute and its ``__cause__``. An exception that is not a
-DataFlow error becomes :class:`~dataflow.errors.UnexpectedError` first, so no
+DataFlow error becomes :class:`~dataflow.errors.InternalError` first, so no
 DataFlow node ever ends as a ``{"failed": True}`` result.
 
 Extensions build their nodes on :class:`DataFlowNode` with :func:`node_class`
@@ -28,7 +28,7 @@ from kailash.nodes.base_async import AsyncNode
 from kailash.sdk_exceptions import NodeExecutionError
 
 from .. import kailash_boundary
-from ..errors import DataFlowError, UnexpectedError, UnknownFieldError, ValidationError
+from ..errors import DataFlowError, InternalError, UnknownFieldError, ValidationError
 from ..urls import DatabaseURL, mask_secrets
 
 if TYPE_CHECKING:
@@ -56,11 +56,11 @@ class NodeFailure(kailash_boundary.StopsWorkflow, NodeExecutionError):
 
 
 def as_dataflow_error(exc: BaseException, url: DatabaseURL | None = None) -> DataFlowError:
-    """``exc`` itself when it is a DataFlow error, else an UnexpectedError naming it (``url``'s secrets masked)."""
+    """``exc`` itself when it is a DataFlow error, else an InternalError naming it (``url``'s secrets masked)."""
     if isinstance(exc, DataFlowError):
         return exc
     text = mask_secrets(str(exc), url)
-    error = UnexpectedError(f"unexpected {type(exc).__name__} inside DataFlow: {text} (a defect: please report it)",
+    error = InternalError(f"unexpected {type(exc).__name__} inside DataFlow: {text} (a defect: please report it)",
                             orig=exc)
     error.__cause__ = exc
     return error

@@ -3,7 +3,9 @@
 Accepted: ``"-created_at"``, ``["-created_at", "name"]``, ``["name desc"]``,
 ``[{"x": -1}]``, ``{"x": -1}``, ``[("x", "desc")]``,
 ``[{"field": "x", "order": "desc"}]`` (also ``"direction"``). The primary key
-is appended as a tie-breaker so that paging is stable.
+is appended as a tie-breaker so that paging is stable; a model without one (a
+registered view, a table without a key) gets every orderable field not named
+yet, in declaration order, instead.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ def parse_order(order_by: Any, model: ModelSpec) -> list[OrderItem]:
         for name, desc in _entries(raw, f"order_by[{i}]"):
             items.append(_checked(name, desc, model, f"order_by[{i}]"))
     names = {item.field for item in items}
-    if model.primary_key not in names:
+    if model.primary_key is None:  # no key: every orderable field breaks ties (rows equal in all of them tie)
+        items += [OrderItem(f.name, False) for f in model.fields.values() if f.type.comparable and f.name not in names]
+    elif model.primary_key not in names:
         items.append(OrderItem(model.primary_key, False))
     return items
 

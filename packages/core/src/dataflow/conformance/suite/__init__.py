@@ -8,14 +8,16 @@ from .bad_input import BadInputSuite
 from .base import SuiteBase
 from .express import ExpressSuite
 from .filters import FiltersSuite
+from .limits import LimitsSuite
 from .nodes import NodesSuite
 from .ordering import OrderingSuite
 from .roundtrip import SchemaSuite, TypesSuite
+from .tenancy import TenancySuite
 from .writes import BulkSuite, SoftDeleteSuite, UpsertSuite
 
 #: every suite, in the order a backend's test module lists them
 ALL_SUITES = (SchemaSuite, TypesSuite, NodesSuite, FiltersSuite, OrderingSuite, SoftDeleteSuite, UpsertSuite,
-              BulkSuite, ExpressSuite, BadInputSuite)
+              BulkSuite, ExpressSuite, BadInputSuite, TenancySuite, LimitsSuite)
 
-__all__ = ["ALL_SUITES", "BadInputSuite", "BulkSuite", "ExpressSuite", "FiltersSuite", "NodesSuite", "OrderingSuite",
-           "SchemaSuite", "SoftDeleteSuite", "SuiteBase", "TypesSuite", "UpsertSuite"]
+__all__ = ["ALL_SUITES", "BadInputSuite", "BulkSuite", "ExpressSuite", "FiltersSuite", "LimitsSuite", "NodesSuite",
+           "OrderingSuite", "SchemaSuite", "SoftDeleteSuite", "SuiteBase", "TenancySuite", "TypesSuite", "UpsertSuite"]
