@@ -1,0 +1,57 @@
+"""SQL functions and collations SQLite lacks, backed by the filter language's reference semantics.
+
+``install(conn)`` registers them on a connection; the SQLite compiler emits calls to them.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import re
+import sqlite3
+from typing import Any
+
+from dataflow.query.evaluate import _same, like_regex, lookup
+
+
+def _regexp(value: Any, pattern: str, flags: str) -> int | None:
+    if value is None:
+        return None
+    return int(isinstance(value, str) and re.search(pattern, value, re.I if "i" in flags else 0) is not None)
+
+
+def _ilike(value: Any, pattern: str) -> int | None:
+    if value is None:
+        return None
+    return int(isinstance(value, str) and like_regex(pattern.lower(), True).fullmatch(value.lower()) is not None)
+
+
+def _decimal_collation(a: str, b: str) -> int:
+    """Decimals are stored as exact text; this collation compares them as numbers, exactly."""
+    x, y = decimal.Decimal(a), decimal.Decimal(b)
+    return (x > y) - (x < y)
+
+
+class _Path:
+    """Stands in for a FieldRef so the reference ``lookup`` walks the same path."""
+
+    name = "v"
+
+    def __init__(self, dotted: str) -> None:
+        self.path = tuple(dotted.split(".")) if dotted else ()
+
+
+def _json_contains(document: Any, path: str, operand: str) -> int | None:
+    if document is None:
+        return None
+    value = lookup({"v": json.loads(document)}, _Path(path))  # type: ignore[arg-type]
+    wanted = json.loads(operand)
+    return int(isinstance(value, list) and any(_same(item, wanted) for item in value))
+
+
+def install(conn: sqlite3.Connection) -> None:
+    """Register every function and collation the SQLite compiler's SQL calls."""
+    conn.create_function("dataflow_regexp", 3, _regexp, deterministic=True)
+    conn.create_function("dataflow_ilike", 2, _ilike, deterministic=True)
+    conn.create_function("dataflow_json_contains", 3, _json_contains, deterministic=True)
+    conn.create_collation("dataflow_decimal", _decimal_collation)
