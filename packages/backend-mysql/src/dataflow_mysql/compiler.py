@@ -227,7 +227,7 @@ def _fold_table() -> dict[str, str]:
             members |= classes.get(m, set())
         for m in members:
             classes[m] = members
-    return {c: min(members) for c, members in classes.items() if c != min(members)}
+    return {c: min(members) for c, members in sorted(classes.items()) if c != min(members)}  # sorted: stable SQL
 
 
 try:
