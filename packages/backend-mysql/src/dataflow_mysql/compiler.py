@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from dataflow.query.ast import FieldRef
-from dataflow.query.evaluate import kind_of
+from dataflow.query.semantics import kind_of
 from dataflow.sql.compiler import FilterCompiler
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
@@ -137,10 +137,10 @@ class MySQLFilterCompiler(FilterCompiler):
             return sa.and_(col.is_not(None), sa.not_(clause)) if concrete else col.is_not(None)
         return sa.or_(col.is_(None), sa.not_(clause)) if concrete else sa.true()
 
-    def op_like(self, col: Any, pattern: str) -> Any:
+    def like(self, col: Any, pattern: str) -> Any:
         return col.like(_lit(pattern), escape="\\")
 
-    def op_ilike(self, col: Any, pattern: str) -> Any:
+    def ilike(self, col: Any, pattern: str) -> Any:
         return self.fold(col).like(_lit(fold_text(pattern)), escape="\\")
 
     def fold(self, col: Any) -> Any:
@@ -159,10 +159,10 @@ class MySQLFilterCompiler(FilterCompiler):
             expr = sa.func.replace(expr, _lit(source), _lit(target))
         return expr
 
-    def op_regex(self, col: Any, pattern: str, ignore_case: bool) -> Any:
+    def regex_match(self, col: Any, pattern: str, ignore_case: bool) -> Any:
         return col.op("REGEXP")(_lit(pcre_pattern(pattern, ignore_case)))
 
-    def op_text_contains(self, col: Any, value: str) -> Any:
+    def text_contains(self, col: Any, value: str) -> Any:
         return sa.func.locate(_lit(value), col) > 0
 
     # --- JSON -------------------------------------------------------------------------------------------

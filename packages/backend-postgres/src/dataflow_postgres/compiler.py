@@ -46,17 +46,17 @@ class PostgresFilterCompiler(FilterCompiler):
         collation = self.backend.unicode_collation
         return expr.collate(collation) if collation else expr
 
-    def op_ilike(self, col: Any, pattern: str) -> Any:
+    def ilike(self, col: Any, pattern: str) -> Any:
         lowered = sa.func.lower(self._unicode(sa.literal(pattern, type_=sa.Text)))
         return sa.func.lower(self._unicode(col)).like(lowered, escape="\\")
 
-    def op_regex(self, col: Any, pattern: str, ignore_case: bool) -> Any:
+    def regex_match(self, col: Any, pattern: str, ignore_case: bool) -> Any:
         operand = sa.literal(python_regex(pattern), type_=sa.Text)
         if ignore_case:
             return self._unicode(col).op("~*")(operand)
         return col.op("~")(operand)
 
-    def op_text_contains(self, col: Any, value: str) -> Any:
+    def text_contains(self, col: Any, value: str) -> Any:
         return sa.func.strpos(col, sa.literal(value, type_=sa.Text)) > 0
 
     def _node(self, ref: FieldRef, text: bool = False) -> Any:

@@ -22,13 +22,13 @@ class SQLiteFilterCompiler(FilterCompiler):
         col = self.column(ref)
         return col.collate("dataflow_decimal") if ref.field.kind == "decimal" else col
 
-    def op_ilike(self, col: Any, pattern: str) -> Any:
+    def ilike(self, col: Any, pattern: str) -> Any:
         return sa.func.dataflow_ilike(col, pattern) == 1
 
-    def op_regex(self, col: Any, pattern: str, ignore_case: bool) -> Any:
+    def regex_match(self, col: Any, pattern: str, ignore_case: bool) -> Any:
         return sa.func.dataflow_regexp(col, pattern, "i" if ignore_case else "") == 1
 
-    def op_text_contains(self, col: Any, value: str) -> Any:
+    def text_contains(self, col: Any, value: str) -> Any:
         return sa.func.instr(col, value) > 0
 
     def _path(self, ref: FieldRef) -> Any:

@@ -7,23 +7,18 @@ from __future__ import annotations
 
 import decimal
 import json
-import re
 import sqlite3
 from typing import Any
 
-from dataflow.query.evaluate import _same, like_regex, lookup
+from dataflow.query.semantics import array_has, like, lookup, regex_search
 
 
 def _regexp(value: Any, pattern: str, flags: str) -> int | None:
-    if value is None:
-        return None
-    return int(isinstance(value, str) and re.search(pattern, value, re.I if "i" in flags else 0) is not None)
+    return None if value is None else int(regex_search(pattern, value, flags))
 
 
 def _ilike(value: Any, pattern: str) -> int | None:
-    if value is None:
-        return None
-    return int(isinstance(value, str) and like_regex(pattern.lower(), True).fullmatch(value.lower()) is not None)
+    return None if value is None else int(like(value, pattern, True))
 
 
 def _decimal_collation(a: str, b: str) -> int:
@@ -45,8 +40,7 @@ def _json_contains(document: Any, path: str, operand: str) -> int | None:
     if document is None:
         return None
     value = lookup({"v": json.loads(document)}, _Path(path))  # type: ignore[arg-type]
-    wanted = json.loads(operand)
-    return int(isinstance(value, list) and any(_same(item, wanted) for item in value))
+    return int(array_has(value, json.loads(operand)))
 
 
 def install(conn: sqlite3.Connection) -> None:
