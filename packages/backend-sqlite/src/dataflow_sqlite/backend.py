@@ -150,9 +150,10 @@ class SQLiteBackend(SQLBackend):
     # --- driver --------------------------------------------------------------------------------------------
 
     def _translate(self, exc: BaseException, sql: str) -> DataFlowError:
+        raised_inside = functions.take_failure()  # e.g. a $regex past its time bound
         custom = self.host.hook.dataflow_translate_error(error=exc, backend=self)
-        if custom is not None:
-            return custom
+        if custom is not None or raised_inside is not None:
+            return custom or raised_inside
         text = str(exc)
         if isinstance(exc, sqlite3.IntegrityError):
             if "UNIQUE" in text or "PRIMARY KEY" in text:

@@ -8,13 +8,31 @@ from __future__ import annotations
 import decimal
 import json
 import sqlite3
+import threading
 from typing import Any
 
+from dataflow.errors import DataFlowError
 from dataflow.query.semantics import array_has, like, lookup, regex_search
+
+_failure = threading.local()
+
+
+def take_failure() -> DataFlowError | None:
+    """The error a function of this thread raised inside SQLite, which reports only "user-defined function
+    raised exception"; the backend's error translation gives this instead."""
+    error = getattr(_failure, "error", None)
+    _failure.error = None
+    return error
 
 
 def _regexp(value: Any, pattern: str, flags: str) -> int | None:
-    return None if value is None else int(regex_search(pattern, value, flags))
+    if value is None:
+        return None
+    try:
+        return int(regex_search(pattern, value, flags))
+    except DataFlowError as exc:
+        _failure.error = exc
+        raise
 
 
 def _ilike(value: Any, pattern: str) -> int | None:

@@ -11,6 +11,8 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from . import patterns
+
 if TYPE_CHECKING:
     from .ast import FieldRef
 
@@ -88,8 +90,10 @@ def member(value: Any, items: tuple) -> bool:
 
 
 def regex_search(pattern: str, value: Any, options: str) -> bool:
-    """``$regex``: an unanchored search with Python ``re`` syntax; ``options`` ``"i"`` ignores case."""
-    return isinstance(value, str) and re.search(pattern, value, re.I if "i" in options else 0) is not None
+    """``$regex``: an unanchored search with Python ``re`` syntax; ``options`` ``"i"`` ignores case.
+
+    Runs within the time bound of :mod:`.patterns` (``RegexTimeoutError`` past it)."""
+    return isinstance(value, str) and patterns.search(pattern, value, options)
 
 
 def array_has(value: Any, element: Any) -> bool:
