@@ -17,6 +17,11 @@ from .ast import TRUE, And, Cmp, Expr, FieldRef, Not, Or
 from .operators import CORE_REGISTRY, LOGICAL, OperatorRegistry, field_operator_names
 
 _PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
+MAX_DEPTH = 20
+"""How deeply ``$and $or $nor $not`` (field-level ``$not`` too) may nest: deeper filters are refused
+before anything compiles (each backend's compiler and server recurse on nesting)."""
+MAX_PATH_SEGMENTS = 20
+"""How many segments a JSON path (``meta.a.b``) may have after the field name."""
 
 
 def parse_filter(filter: Any, model: ModelSpec, operators: OperatorRegistry | None = None) -> Expr:
@@ -25,7 +30,7 @@ def parse_filter(filter: Any, model: ModelSpec, operators: OperatorRegistry | No
         return TRUE
     if not isinstance(filter, dict):
         raise FilterError(f"filter must be a dict, got {type(filter).__name__}", path="filter")
-    return _Parser(model, operators or CORE_REGISTRY)._document(filter, "")
+    return _Parser(model, operators or CORE_REGISTRY)._document(filter, "", 0)
 
 
 def _located(exc: FilterError, path: str) -> FilterError:
@@ -36,6 +41,16 @@ def _located(exc: FilterError, path: str) -> FilterError:
     return FilterError(message, path=path + exc.path)
 
 
+def _check_depth(depth: int, path: str) -> None:
+    if depth > MAX_DEPTH:
+        raise FilterError(f"filter nests $and/$or/$nor/$not more than {MAX_DEPTH} levels deep; "
+                          f"flatten it (an $and or $or takes any number of items)", path=_shortened(path))
+
+
+def _shortened(path: str) -> str:
+    return path if len(path) <= 80 else f"{path[:40]}…{path[-30:]}"
+
+
 class _Parser:
     def __init__(self, model: ModelSpec, operators: OperatorRegistry) -> None:
         self.model = model
@@ -43,33 +58,34 @@ class _Parser:
 
     # -- documents and logical operators ------------------------------------------------
 
-    def _document(self, doc: dict, path: str) -> Expr:
+    def _document(self, doc: dict, path: str, depth: int) -> Expr:
         items: list[Expr] = []
         for key, value in doc.items():
             here = f"{path}.{key}" if path else str(key)
             if not isinstance(key, str):
                 raise FilterError(f"filter keys must be strings, got {key!r}", path=path or "filter")
             if key.startswith("$"):
-                items.append(self._logical(key, value, here))
+                items.append(self._logical(key, value, here, depth + 1))
             else:
-                items.append(self._field(key, value, here))
+                items.append(self._field(key, value, here, depth))
         return items[0] if len(items) == 1 else And(tuple(items))
 
-    def _logical(self, key: str, value: Any, path: str) -> Expr:
+    def _logical(self, key: str, value: Any, path: str, depth: int) -> Expr:
         op = key[1:]
         if op not in LOGICAL:
             raise UnsupportedOperatorError(key, path, ["$" + o for o in LOGICAL] + ["<field name>"])
+        _check_depth(depth, path)
         if op == "not":
             if not isinstance(value, dict) or not value:
                 raise FilterError("$not takes a non-empty filter dict", path=path)
-            return Not(self._document(value, path))
+            return Not(self._document(value, path, depth))
         if not isinstance(value, (list, tuple)) or not value:
             raise FilterError(f"{key} takes a non-empty list of filter dicts", path=path)
         parts = []
         for i, sub in enumerate(value):
             if not isinstance(sub, dict):
                 raise FilterError(f"{key} items must be filter dicts, got {type(sub).__name__}", path=f"{path}[{i}]")
-            parts.append(self._document(sub, f"{path}[{i}]") if sub else TRUE)
+            parts.append(self._document(sub, f"{path}[{i}]", depth) if sub else TRUE)
         if op == "and":
             return And(tuple(parts))
         if op == "or":
@@ -87,6 +103,9 @@ class _Parser:
                 path=path,
             )
         if segments:
+            if len(segments) > MAX_PATH_SEGMENTS:
+                raise FilterError(f"JSON path {_shortened(key)!r} has {len(segments)} segments; at most "
+                                  f"{MAX_PATH_SEGMENTS} are allowed after the field name", path=_shortened(path))
             if spec.kind != "json":
                 raise FilterError(f"field {name!r} is {spec.kind}, not JSON: dotted paths need a dict/list field", path=path)
             for seg in segments:
@@ -94,7 +113,7 @@ class _Parser:
                     raise FilterError(f"invalid JSON path segment {seg!r} (letters, digits, '_' and '-')", path=path)
         return FieldRef(spec, tuple(segments))
 
-    def _field(self, key: str, value: Any, path: str) -> Expr:
+    def _field(self, key: str, value: Any, path: str, depth: int) -> Expr:
         ref = self._ref(key, path)
         if isinstance(value, dict):
             dollar = [k for k in value if isinstance(k, str) and k.startswith("$")]
@@ -106,10 +125,10 @@ class _Parser:
                 )
             if len(dollar) != len(value):
                 raise FilterError("cannot mix operators and plain keys in one dict", path=path)
-            return self._operators(ref, value, path)
+            return self._operators(ref, value, path, depth)
         return self._cmp(ref, "eq", value, "", path)
 
-    def _operators(self, ref: FieldRef, ops: dict, path: str) -> Expr:
+    def _operators(self, ref: FieldRef, ops: dict, path: str, depth: int) -> Expr:
         options = self._options(ops, path)
         items: list[Expr] = []
         for key, value in ops.items():
@@ -117,8 +136,9 @@ class _Parser:
                 continue
             here = f"{path}.{key}"
             if key == "$not":
+                _check_depth(depth + 1, here)
                 if isinstance(value, dict) and value and all(str(k).startswith("$") for k in value):
-                    items.append(Not(self._operators(ref, value, here)))
+                    items.append(Not(self._operators(ref, value, here, depth + 1)))
                 else:
                     raise FilterError("field-level $not takes an operator dict such as {'$gt': 5}", path=here)
             else:
