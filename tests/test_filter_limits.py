@@ -11,10 +11,13 @@
   real mongod uses PCRE with a match limit).
 """
 
+import threading
+import time
+
 import pytest
 from dataflow import DataFlow
-from dataflow.errors import DataFlowError, FilterError
-from dataflow.query import evaluate, parse_filter
+from dataflow.errors import DataFlowError, FilterError, RegexTimeoutError
+from dataflow.query import evaluate, parse_filter, patterns
 from dataflow.query.parse import MAX_DEPTH, MAX_PATH_SEGMENTS
 
 BIG = 100_000
@@ -84,6 +87,84 @@ def test_json_paths_run_up_to_the_limit_and_are_refused_beyond(db):
     for length in (MAX_PATH_SEGMENTS + 1, 1_000):
         with pytest.raises(FilterError, match=f"at most {MAX_PATH_SEGMENTS}"):
             db.express_sync.list("Item", {"meta." + ".".join(["k"] * length): 1})
+
+
+def test_in_with_100_000_values_works(db):
+    db.express_sync.bulk_create("Item", [{"n": n, "s": f"v{n}"} for n in range(5)] + [{"n": None, "s": None}])
+    numbers = list(range(3, BIG + 3))
+    texts = [f"v{n}" for n in numbers]
+    for filter in ({"n": {"$in": numbers}}, {"n": {"$nin": numbers}}, {"n": {"$in": [*numbers, None]}},
+                   {"s": {"$in": texts}}, {"s": {"$nin": texts}}):
+        assert ids(db, filter) == expected(db, filter)
+        assert db.express_sync.count("Item", filter) == len(expected(db, filter))
+    assert db.express_sync.bulk_update("Item", filter={"n": {"$in": numbers}}, fields={"s": "hit"})["updated"] == 2
+    assert db.express_sync.bulk_delete("Item", filter={"s": {"$in": ["hit", *texts]}})["deleted"] == 2
+
+
+def test_big_filters_work_or_are_a_filter_error(db):
+    db.express_sync.bulk_create("Item", [{"n": n, "meta": {"k": v}} for n, v in enumerate((0, 1, "3", True, 4.5))])
+    for filter in ({"meta.k": {"$in": [*range(3, BIG + 3), *(str(n) for n in range(BIG)), True]}},
+                   {"meta.k": {"$nin": list(range(3, BIG + 3))}},
+                   {"$or": [{"n": n} for n in range(3, 40_003)]}):  # many equalities: one list
+        assert ids(db, filter) == expected(db, filter)
+    if db.backend.name == "postgres":  # 40,000 parameters: more than the wire protocol carries
+        with pytest.raises(FilterError, match="query parameters; postgres takes at most 32767"):
+            db.express_sync.count("Item", {"$or": [{"n": {"$gt": n}} for n in range(40_000)]})
+
+
+NUL_FILTERS = [{"meta.k": "a"}, {"meta.k": "a\x00b"}, {"meta.k": {"$gt": "a"}}, {"meta.k": {"$like": "a_b"}},
+               {"meta.k": {"$like": "a"}}, {"meta.k": {"$regex": "b$"}}, {"meta.k": {"$in": ["a", "a\x00"]}},
+               {"meta.k": {"$ilike": "A\x00%"}}, {"s": {"$like": "a"}}, {"s": {"$like": "a_b"}}, {"s": "a"},
+               {"s": {"$like": "a%", "$ne": "a"}}, {"meta.k": {"$nin": ["a"]}}]
+
+
+def test_nul_inside_strings_is_a_character_like_any_other(db):
+    if not db.backend.capabilities.text_nul:
+        pytest.skip(f"{db.backend.name} stores no NUL in text (capability text_nul=False)")
+    db.express_sync.bulk_create("Item", [{"s": v, "meta": {"k": v}} for v in ("a\x00b", "a", "a\x00", "b\x00a")])
+    for filter in NUL_FILTERS:
+        assert ids(db, filter) == expected(db, filter), filter
+    assert len(ids(db, {"meta.k": "a"})) == 1
+
+
+PATHOLOGICAL = {"s": {"$regex": "^(a|a)+$"}}
+
+
+def test_a_backtracking_regex_ends_within_its_bound(sql_url):
+    patterns.set_regex_timeout(0.5)
+    progress, stop = [0], threading.Event()
+
+    def count():
+        while not stop.is_set():
+            progress[0] += 1
+            time.sleep(0)
+
+    try:
+        with DataFlow(sql_url) as db:
+
+            @db.model
+            class Item:
+                s: str
+
+            db.express_sync.bulk_create("Item", [{"s": "a" * 40 + "!"}, {"s": "aaaa"}])
+            counter = threading.Thread(target=count)
+            counter.start()
+            start = time.monotonic()
+            try:
+                matched = [r["s"] for r in db.express_sync.list("Item", PATHOLOGICAL)]
+            except RegexTimeoutError as exc:
+                assert exc.code == "DF-312" and "0.5 s" in str(exc)
+            else:
+                assert matched == ["aaaa"]  # a server with its own engine may answer instead
+            elapsed = time.monotonic() - start
+            before = progress[0]
+            time.sleep(0.05)
+            assert progress[0] > before, "another thread must keep running"
+            assert elapsed < 10, f"$regex held the call for {elapsed:.1f} s"
+            assert [r["s"] for r in db.express_sync.list("Item", {"s": {"$regex": "^(a|a)+$"}, "id": 2})] == ["aaaa"]
+    finally:
+        stop.set()
+        patterns.set_regex_timeout(1.0)
 
 
 def test_every_failure_here_is_a_dataflow_error(db):

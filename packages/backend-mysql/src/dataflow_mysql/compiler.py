@@ -108,8 +108,29 @@ def _compile_array_has(element: JsonArrayHas, compiler: Any, **kw: Any) -> str:
             f"WHERE {condition})")
 
 
+LONG_LIST = 64
+
+
+def _expanding(values: list) -> Any:
+    """One "expanding" parameter: SQLAlchemy writes ``(%s, %s, …)`` out when the statement compiles, a
+    hundred times faster than one bind object per value; a short list keeps binds (its statement caches)."""
+    return sa.bindparam(None, value=values, expanding=True, type_=_null())
+
+
 class MySQLFilterCompiler(FilterCompiler):
     """Filter AST → SQLAlchemy for MySQL / MariaDB."""
+
+    def in_list(self, ref: FieldRef, col: Any, values: list) -> Any:
+        if ref.field.kind == "decimal" or len(values) <= LONG_LIST:  # decimals keep a cast per value
+            return super().in_list(ref, col, values)
+        return col.in_(_expanding([self.encode(ref.field.kind, v) for v in values]))
+
+    def json_in(self, ref: FieldRef, kind: str | None, values: list) -> Any:
+        if len(values) <= LONG_LIST:
+            return super().json_in(ref, kind, values)
+        if kind == "bool":
+            values = ["true" if v else "false" for v in values]
+        return self.json_scalar(ref, kind).in_(_expanding(values))
 
     @property
     def collation(self) -> str:
@@ -124,18 +145,6 @@ class MySQLFilterCompiler(FilterCompiler):
     def bind(self, ref: FieldRef, value: Any) -> Any:
         bound = super().bind(ref, value)
         return CastAs(bound, DECIMAL_CAST) if ref.field.kind == "decimal" else bound
-
-    def membership(self, ref: FieldRef, col: Any, op: str, values: tuple) -> Any:
-        if ref.field.kind != "decimal":
-            return super().membership(ref, col, op, values)
-        concrete = [v for v in values if v is not None]
-        has_null = len(concrete) != len(values)
-        clause = col.in_([self.bind(ref, v) for v in concrete]) if concrete else sa.false()
-        if op == "in":
-            return sa.or_(clause, col.is_(None)) if has_null else clause
-        if has_null:
-            return sa.and_(col.is_not(None), sa.not_(clause)) if concrete else col.is_not(None)
-        return sa.or_(col.is_(None), sa.not_(clause)) if concrete else sa.true()
 
     def like(self, col: Any, pattern: str) -> Any:
         return col.like(_lit(pattern), escape="\\")

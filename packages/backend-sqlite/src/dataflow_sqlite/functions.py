@@ -39,6 +39,10 @@ def _ilike(value: Any, pattern: str) -> int | None:
     return None if value is None else int(like(value, pattern, True))
 
 
+def _like(value: Any, pattern: str) -> int | None:
+    return None if value is None else int(like(value, pattern, False))
+
+
 def _decimal_collation(a: str, b: str) -> int:
     """Decimals are stored as exact text; this collation compares them as numbers, exactly."""
     x, y = decimal.Decimal(a), decimal.Decimal(b)
@@ -61,9 +65,19 @@ def _json_contains(document: Any, path: str, operand: str) -> int | None:
     return int(array_has(value, json.loads(operand)))
 
 
+def _json_text(document: Any, path: str) -> str | None:
+    """The string at ``path`` of a JSON document, whole (``json_extract`` stops at a NUL), or None."""
+    if document is None:
+        return None
+    value = lookup({"v": json.loads(document)}, _Path(path))  # type: ignore[arg-type]
+    return value if isinstance(value, str) else None
+
+
 def install(conn: sqlite3.Connection) -> None:
     """Register every function and collation the SQLite compiler's SQL calls."""
     conn.create_function("dataflow_regexp", 3, _regexp, deterministic=True)
+    conn.create_function("dataflow_like", 2, _like, deterministic=True)
     conn.create_function("dataflow_ilike", 2, _ilike, deterministic=True)
+    conn.create_function("dataflow_json_text", 2, _json_text, deterministic=True)
     conn.create_function("dataflow_json_contains", 3, _json_contains, deterministic=True)
     conn.create_collation("dataflow_decimal", _decimal_collation)

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
 
-from ..errors import UnsupportedOperatorError
+from ..errors import FilterError, UnsupportedOperatorError
 from ..query.ast import And, Cmp, Expr, FieldRef, Not, Or
 from ..query.operators import CORE_FIELD_OPS, field_operator_names
 from ..query.semantics import kind_of
@@ -31,10 +33,16 @@ _ORDERING = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": op
 class FilterCompiler:
     """Compile one filter for one table. Subclass per dialect; override the hooks."""
 
+    max_bind_params: int | None = None
+    """The most parameters the driver passes in one statement (None: no limit, e.g. interpolated)."""
+    STATEMENT_RESERVE = 2000
+    """Parameters left for the rest of a statement (SET values, LIMIT): a filter may use the others."""
+
     def __init__(self, backend: SQLBackend, table: sa.Table) -> None:
         self.backend = backend
         self.table = table
         self.encode: Callable[[str, Any], Any] = backend.encode_value
+        self.operands = 0
 
     # --- entry point ------------------------------------------------------------------------
 
@@ -42,15 +50,33 @@ class FilterCompiler:
         """The WHERE clause, or None when the filter matches everything."""
         if isinstance(expr, And) and not expr.items:
             return None
-        return self.visit(expr)
+        if self.max_bind_params is not None:
+            self.refuse_too_many(_fewest_parameters(expr), at_least=True)
+        clause = self.visit(expr)
+        if self.max_bind_params is not None and self.operands * 8 >= self.max_bind_params - self.STATEMENT_RESERVE:
+            # near the limit (no leaf takes more than 8 parameters otherwise): count them
+            self.refuse_too_many(sum(1 for e in sa.sql.visitors.iterate(clause)
+                                     if isinstance(e, sa.sql.elements.BindParameter)))
+        return clause
+
+    def refuse_too_many(self, count: int, at_least: bool = False) -> None:
+        """A filter too big for one statement is a clear FilterError, never a driver or connection error."""
+        limit = self.max_bind_params
+        if limit is None or count <= limit - self.STATEMENT_RESERVE:
+            return
+        raise FilterError(
+            f"this filter needs {'at least ' if at_least else ''}{count} query parameters; {self.backend.name} "
+            f"takes at most {limit} in one statement, {self.STATEMENT_RESERVE} of them kept for the rest of it. "
+            f"Split it into several calls ($in on a field that is not JSON takes one parameter however long its "
+            f"list)", path="filter")
 
     def visit(self, expr: Expr) -> sa.ColumnElement[bool]:
         if isinstance(expr, Cmp):
             return self.cmp(expr)
         if isinstance(expr, And):
-            return sa.and_(*(self.visit(e) for e in expr.items)) if expr.items else sa.true()
+            return _balanced(sa.and_, [self.visit(e) for e in expr.items]) if expr.items else sa.true()
         if isinstance(expr, Or):
-            return sa.or_(*(self.visit(e) for e in expr.items))
+            return _balanced(sa.or_, [self.visit(e) for e in _equalities_as_lists(expr.items)])
         if isinstance(expr, Not):
             return self.negate(self.visit(expr.item))
         raise TypeError(f"not a filter expression: {expr!r}")
@@ -59,6 +85,7 @@ class FilterCompiler:
         return sa.not_(sa.func.coalesce(clause, sa.false()))
 
     def cmp(self, c: Cmp) -> sa.ColumnElement[bool]:
+        self.operands += len(c.value) if isinstance(c.value, tuple) else 1
         compile_one = self.compiler_for(c.op)
         if compile_one is None:
             supported = [n for n in field_operator_names(self.backend.host.operators) if self.supports(n[1:])]
@@ -160,19 +187,38 @@ class FilterCompiler:
         return match(self.comparable(ref))
 
     def membership(self, ref: FieldRef, col: Any, op: str, values: tuple) -> sa.ColumnElement[bool]:
+        """``$in`` / ``$nin`` on a column: the list's values by :meth:`in_list`, its null by IS NULL."""
         concrete = [v for v in values if v is not None]
         has_null = len(concrete) != len(values)
-        # one bound parameter per value (not an "expanding" list): the statement's compiled form is cacheable
-        clause = col.in_([self.bind(ref, v) for v in concrete]) if concrete else sa.false()
+        clause = self.in_list(ref, col, concrete) if concrete else sa.false()
         if op == "in":
             return sa.or_(clause, col.is_(None)) if has_null else clause
         if has_null:
             return sa.and_(col.is_not(None), sa.not_(clause)) if concrete else col.is_not(None)
         return sa.or_(col.is_(None), sa.not_(clause)) if concrete else sa.true()
 
+    def in_list(self, ref: FieldRef, col: Any, values: list) -> sa.ColumnElement[bool]:
+        """``col`` equals one of ``values`` (none of them null). One bound parameter per value, not an
+        "expanding" list, so the statement's compiled form is cacheable; a dialect may bind the list whole."""
+        return col.in_([self.bind(ref, v) for v in values])
+
     def json_any_of(self, ref: FieldRef, values: tuple) -> sa.ColumnElement[bool]:
-        parts = [sa.not_(self.json_present(ref)) if v is None else self.json_typed_cmp(ref, "eq", v) for v in values]
-        return sa.or_(*parts) if parts else sa.false()
+        """``$in`` on a JSON path: per kind of value, the kind test and one list (a null item: absent)."""
+        by_kind: dict[str | None, list] = {}
+        for value in values:
+            by_kind.setdefault(kind_of(value), []).append(value)
+        parts = [sa.and_(self.json_is_kind(ref, kind), self.json_in(ref, kind, same_kind))
+                 for kind, same_kind in by_kind.items() if kind is not None]
+        if None in by_kind:
+            parts.append(sa.not_(self.json_present(ref)))
+        return _balanced(sa.or_, parts) if parts else sa.false()
+
+    def json_in(self, ref: FieldRef, kind: str | None, values: list) -> sa.ColumnElement[bool]:
+        """The JSON scalar at ``ref`` (of ``kind``) equals one of ``values`` (a dialect may bind the list whole)."""
+        scalar = self.json_scalar(ref, kind)
+        if len(values) == 1:
+            return scalar == self.json_operand(values[0], kind)
+        return scalar.in_([self.json_operand(v, kind) for v in values])
 
     def json_typed_cmp(self, ref: FieldRef, op: str, value: Any) -> sa.ColumnElement[bool]:
         kind = kind_of(value)
@@ -214,3 +260,65 @@ class FilterCompiler:
 
     def json_contains(self, ref: FieldRef, value: Any) -> sa.ColumnElement[bool]:
         raise NotImplementedError
+
+
+WIDE = 64
+
+
+class Parenthesized(ColumnElement[bool]):
+    """``(clause)``, kept as one operand: SQLAlchemy flattens ``a OR (b OR c)`` and drops its own groupings."""
+
+    inherit_cache = True
+    _traverse_internals = [("clause", sa.sql.visitors.InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, clause: Any) -> None:
+        self.clause = clause
+        self.type = sa.Boolean()
+
+
+@compiles(Parenthesized)
+def _compile_parenthesized(element: Parenthesized, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.clause, **kw)})"
+
+
+def _balanced(combine: Callable[..., Any], clauses: list[Any]) -> Any:
+    """``a AND b AND …`` as groups of at most :data:`WIDE`: a database parses a long chain as a tree as deep
+    as the chain (SQLite refuses depth 1,000), parenthesized groups keep it shallow."""
+    while len(clauses) > WIDE:
+        clauses = [Parenthesized(combine(*clauses[i:i + WIDE])) for i in range(0, len(clauses), WIDE)]
+    return combine(*clauses)
+
+
+def _equalities_as_lists(items: tuple[Expr, ...]) -> list[Expr]:
+    """``$or`` of many equalities on one field (more than :data:`WIDE`) as one ``$in``: the same rows, one
+    list instead of thousands of terms (which SQLite plans in quadratic time)."""
+    groups: dict[str, list[Cmp]] = {}
+    for item in items:
+        if isinstance(item, Cmp) and item.op == "eq" and item.value is not None and not item.ref.is_json_path:
+            groups.setdefault(item.ref.name, []).append(item)
+    merged = {name: same for name, same in groups.items() if len(same) > WIDE}
+    if not merged:
+        return list(items)
+    taken = {id(c) for same in merged.values() for c in same}
+    out: list[Expr] = [i for i in items if id(i) not in taken]
+    out += [Cmp(same[0].ref, "in", tuple(c.value for c in same)) for same in merged.values()]
+    return out
+
+
+def _fewest_parameters(expr: Expr) -> int:
+    """A lower bound of the parameters any SQL dialect binds for ``expr`` (checked before compiling it)."""
+    if isinstance(expr, And):
+        return sum(_fewest_parameters(e) for e in expr.items)
+    if isinstance(expr, Or):
+        return sum(_fewest_parameters(e) for e in _equalities_as_lists(expr.items))
+    if isinstance(expr, Not):
+        return _fewest_parameters(expr.item)
+    if expr.op not in CORE_FIELD_OPS:
+        return 0  # a plugin's compile function may bind nothing
+    values = expr.value if isinstance(expr.value, tuple) else (expr.value,)
+    concrete = sum(1 for v in values if v is not None)
+    if expr.ref.is_json_path:
+        return 3 if concrete else 1  # the path, and a kind and a value (a list binds whole per kind)
+    if expr.op in ("in", "nin"):
+        return min(concrete, 1)
+    return 0 if expr.op in ("exists", "null") else concrete
