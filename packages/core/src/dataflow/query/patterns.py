@@ -27,8 +27,7 @@ import os
 import re
 from functools import lru_cache
 from re import _parser  # re's own reading of one escape (Python >= 3.11; sre_parse before)
-
-import regex
+from typing import Any
 
 from ..errors import ConfigurationError, RegexTimeoutError
 
@@ -54,6 +53,13 @@ _REPEAT = re.compile(r"\{\d*(?:,\d*)?\}")
 _FLAGS = re.compile(r"\(\?([aiLmsux]*)(?:-([imsx]*))?([:)])")
 _HEADER = re.compile(r"\(\?(?:P<[^>]*>|P=[^)]*\)|\([^)]*\)|<=|<!|=|!|>)")
 _ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|0[0-7]{0,2}|[1-7][0-7]{2}|[0-9]+|.)", re.S)
+
+
+def _regex() -> Any:
+    """The regex module, imported at the first ``$regex`` (it takes ~0.1 s to import: not at ``import dataflow``)."""
+    import regex
+
+    return regex
 
 
 def _timeout_from_env() -> float:
@@ -201,7 +207,7 @@ def _class(pattern: str, i: int, here: _Scope, out: list[str]) -> int:
             items.append("\\" + ch if ch in "[]&|~" else ch)
             j += 1
     body = "".join(items)
-    if here.ignore_case and body and any(regex.fullmatch(f"[{body}]", c, regex.I) for c in DOTTED_I):
+    if here.ignore_case and body and any(_regex().fullmatch(f"[{body}]", c, _regex().I) for c in DOTTED_I):
         body += DOTTED_I
     if not categories:
         out.append(f"[{'^' if negated else ''}{body}]")
@@ -212,7 +218,8 @@ def _class(pattern: str, i: int, here: _Scope, out: list[str]) -> int:
 
 
 @lru_cache(maxsize=512)
-def _compiled(pattern: str, ignore_case: bool) -> regex.Pattern:
+def _compiled(pattern: str, ignore_case: bool) -> Any:
+    regex = _regex()
     return regex.compile(translate(pattern, ignore_case), regex.V0 | (regex.I if ignore_case else 0))
 
 
