@@ -53,8 +53,9 @@ class FilterCompiler:
         if self.max_bind_params is not None:
             self.refuse_too_many(_fewest_parameters(expr), at_least=True)
         clause = self.visit(expr)
-        if self.max_bind_params is not None and self.operands * 8 >= self.max_bind_params - self.STATEMENT_RESERVE:
-            # near the limit (no leaf takes more than 8 parameters otherwise): count them
+        if self.max_bind_params is not None and self.operands * 64 >= self.max_bind_params - self.STATEMENT_RESERVE:
+            # maybe near the limit (a leaf binds at most ~45 parameters per operand: a 20-segment path on
+            # PostgreSQL): count them
             self.refuse_too_many(sum(1 for e in sa.sql.visitors.iterate(clause)
                                      if isinstance(e, sa.sql.elements.BindParameter)))
         return clause
