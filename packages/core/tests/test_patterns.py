@@ -48,6 +48,7 @@ def test_ignoring_case_equates_the_four_i_as_re_does(pattern):
     same(pattern, "iIıİxXkK\u212a", ignore_case=False)
 
 
+@pytest.mark.filterwarnings("ignore:Possible nested set:FutureWarning")
 @pytest.mark.parametrize("pattern", ["a{e<=1}", "a{}", "a{,2}", "a{1,}b", "[[:alpha:]]", "[a&&b]", "[a||b]",
                                      "[a~~b]", "[]a]", "[^]a]", r"(?x) a # [ comment", r"(?P<i>i)(?P=i)",
                                      r"(i)?(?(1)i|I)", r"(?#i)i", r"\0\101"])
@@ -76,6 +77,7 @@ def random_patterns(draw):
     return "".join(node(0) for _ in range(draw(st.integers(1, 4))))
 
 
+@pytest.mark.filterwarnings("ignore:Possible nested set:FutureWarning")
 @settings(max_examples=400, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(pattern=random_patterns(), text=st.text(ALPHABET, max_size=10), ignore_case=st.booleans())
