@@ -1,7 +1,9 @@
 """Parsed filters (``dataflow.query``) → MongoDB query documents with the reference semantics.
 
-Mongo's own query language is close to DataFlow's but not equal. What is done
-about each difference (``dataflow.query.evaluate`` is the oracle):
+The Mongo family's compile functions: every core operator of the table (``dataflow.query.operators``)
+compiles in one method ``op_<name>`` written over the building blocks of :mod:`.fields`, which deal with
+where the comparison looks. Mongo's own query language is close to DataFlow's but not equal
+(``dataflow.query.evaluate`` is the oracle):
 
 * null is absent: stored nulls are left out of the document, ``{f: null}``
   matches missing, ``$ne``/``$nin`` match missing, as in Mongo.
@@ -9,10 +11,7 @@ about each difference (``dataflow.query.evaluate`` is the oracle):
   bracketing already keeps ``"3"`` from ``3`` and ``true`` from ``1``.
 * Arrays: Mongo compares a scalar with every element of an array and walks
   arrays of documents implicitly (``a.b`` on ``[{b: 1}]``). The reference does
-  neither, so JSON comparisons carry guards: the leaf is not an array, no
-  prefix of the path is an array. A path with a digit segment (``tags.0``) is
-  evaluated with ``$expr`` (``$arrayElemAt``), because Mongo also reads ``0``
-  as a key of documents inside the array.
+  neither, so JSON comparisons carry guards (:mod:`.fields`).
 * ``$like``/``$ilike`` become anchored regexes (``\\A…(?![\\s\\S])``, ``_`` is
   ``[\\s\\S]``: it matches a newline), ``$contains`` on text an escaped regex,
   on a JSON array an ``$elemMatch``.
@@ -22,19 +21,18 @@ about each difference (``dataflow.query.evaluate`` is the oracle):
 
 from __future__ import annotations
 
-import decimal
+from collections.abc import Callable
 from typing import Any
 
-from bson import Decimal128
 from dataflow.errors import UnsupportedOperatorError
-from dataflow.model import FieldSpec, ModelSpec
-from dataflow.query.ast import And, Cmp, Expr, FieldRef, Not, Or
-from dataflow.query.operators import OperatorRegistry, field_operator_names
+from dataflow.model import ModelSpec
+from dataflow.query.ast import And, Cmp, Expr, Not, Or
+from dataflow.query.operators import CORE_FIELD_OPS, CORE_REGISTRY, OperatorRegistry, field_operator_names
 
-from .codec import ENCODERS, INT64_BOUNDS, decimal_bound
+from .fields import FALSE, conjunction, mongo_name, target
 
-FALSE: dict = {"_id": {"$in": []}}
-NOT_ARRAY = {"$not": {"$type": "array"}}
+__all__ = ["FilterCompiler", "like_to_regex", "mongo_name", "regex_escape"]
+
 _REGEX_META = set("\\^$.|?*+()[]{}/")
 BACKEND = "mongo"
 
@@ -66,61 +64,16 @@ def like_to_regex(pattern: str) -> str:
     return "\\A(?:" + "".join(out) + ")(?![\\s\\S])"
 
 
-def mongo_name(field: FieldSpec) -> str:
-    return "_id" if field.primary_key else field.name
-
-
-def json_scalar(value: Any) -> Any:
-    """A JSON filter operand as BSON: ints beyond 64 bits become Decimal128 (exact) so they still compare."""
-    if type(value) is int and not INT64_BOUNDS[0] <= value <= INT64_BOUNDS[1]:
-        try:
-            return Decimal128(decimal.Decimal(value))
-        except (decimal.Inexact, decimal.InvalidOperation):
-            return float(value)
-    return value
-
-
-def _merge_key(merged: dict, key: str, value: Any) -> Any:
-    """The value ``key`` gets when ``value`` joins ``merged`` in one query document, or ``_CONFLICT``."""
-    if key not in merged or merged[key] == value:
-        return value if key not in merged else merged[key]
-    old = merged[key]
-    if (not key.startswith("$") and isinstance(old, dict) and isinstance(value, dict) and old and value
-            and all(k.startswith("$") for k in (*old, *value)) and not set(old) & set(value)
-            and "$options" not in old and "$options" not in value):
-        return {**old, **value}
-    return _CONFLICT
-
-
-_CONFLICT = object()
-
-
-def conjunction(parts: list[dict]) -> dict:
-    """One query document for ``parts`` ANDed: fields side by side where they do not collide (what a query
-    planner reads best), ``$and`` for the rest."""
-    merged: dict = {}
-    rest: list[dict] = []
-    for part in parts:
-        values = {k: _merge_key(merged, k, v) for k, v in part.items()}
-        if "$and" in part or any(v is _CONFLICT for v in values.values()):
-            rest.append(part)
-        else:
-            merged.update(values)
-    if rest:
-        merged["$and"] = rest
-    return merged
-
-
 class FilterCompiler:
     """Compiles one model's filter expressions."""
 
     def __init__(self, model: ModelSpec, operators: OperatorRegistry | None = None) -> None:
         self.model = model
-        self.operators = operators
+        self.operators = operators or CORE_REGISTRY
 
     def compile(self, expr: Expr) -> dict:
         if isinstance(expr, Cmp):
-            return self._cmp(expr)
+            return self.cmp(expr)
         if isinstance(expr, And):
             parts = [p for p in (self.compile(e) for e in expr.items) if p]
             if not parts:
@@ -147,211 +100,68 @@ class FilterCompiler:
             return {"$nor": [inner]}
         raise TypeError(f"not a filter expression: {expr!r}")
 
-    # --- one comparison --------------------------------------------------------------------------------
-
-    def _cmp(self, c: Cmp) -> dict:
-        ref = c.ref
-        if c.op not in _CORE_OPS:
-            return self._plugin(c)
-        if ref.is_json_path:
-            if any(seg.isdigit() for seg in ref.path):
-                return {"$expr": ExprPath(ref).compile(c)}
-            return self._json_path(c)
-        if ref.field.kind == "json":
-            return self._json_field(c)
-        return self._typed(c)
-
-    def _plugin(self, c: Cmp) -> dict:
-        spec = self.operators.get(c.op) if self.operators else None
-        compiler = spec.compilers.get(BACKEND) if spec else None
-        if compiler is None:
-            supported = [n for n in field_operator_names(self.operators) if n[1:] in _CORE_OPS or n == "$options"]
+    def cmp(self, c: Cmp) -> dict:
+        compile_one = self.compiler_for(c.op)
+        if compile_one is None:
+            supported = [n for n in field_operator_names(self.operators) if self.supports(n[1:])]
             raise UnsupportedOperatorError("$" + c.op, c.ref.dotted, supported, backend=BACKEND)
-        return compiler(mongo_name(c.ref.field) if not c.ref.path else c.ref.dotted, c.value, c.ref)
+        return compile_one(c)
 
-    def _typed(self, c: Cmp) -> dict:
-        field = c.ref.field
-        name = mongo_name(field)
-        kind = field.kind
-        op, value = c.op, c.value
-        if kind == "decimal" and op in ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"):
-            return self._decimal(name, op, value)
-        encode = ENCODERS.get(kind)
+    def compiler_for(self, name: str) -> Callable[[Cmp], dict] | None:
+        """A core operator's ``op_<name>`` method, or a plugin operator's compile function for MongoDB."""
+        spec = self.operators.get(name)
+        if spec is None:
+            return None
+        if name in CORE_FIELD_OPS:
+            return getattr(self, "op_" + name, None)
+        fn = spec.compilers.get(BACKEND)
+        if fn is None:
+            return None
+        return lambda c: fn(mongo_name(c.ref.field) if not c.ref.path else c.ref.dotted, c.value, c.ref)
 
-        def enc(v: Any) -> Any:
-            return v if v is None or encode is None else encode(v)
+    def supports(self, name: str) -> bool:
+        return name in ("not", "options") or self.compiler_for(name) is not None
 
-        if op == "eq":
-            return {name: enc(value)}
-        if op in ("ne", "gt", "gte", "lt", "lte"):
-            return {name: {"$" + op: enc(value)}}
-        if op in ("in", "nin"):
-            return {name: {"$" + op: [enc(v) for v in value]}}
-        if op in ("like", "ilike", "regex", "contains"):
-            return {name: self._regex(c)}
-        if op == "exists" or op == "null":
-            present = value if op == "exists" else not value
-            return {name: {"$ne": None}} if present else {name: None}
-        raise AssertionError(op)  # pragma: no cover
+    # --- the core operators, one method each -------------------------------------------------------------
 
-    def _decimal(self, name: str, op: str, value: Any) -> dict:
-        if op in ("in", "nin"):
-            bounds = [None if v is None else decimal_bound(v, op) for v in value]
-            kept = [b for v, b in zip(value, bounds, strict=True) if v is None or b is not None]
-            return {name: {"$" + op: kept}}
-        if value is None:
-            return {name: None} if op == "eq" else {name: {"$ne": None}}
-        bound = decimal_bound(value, op)
-        if bound is None:  # more digits than any stored decimal: nothing is equal to it
-            return FALSE if op == "eq" else {}
-        if op in ("gt", "lt") and bound.to_decimal() != value:
-            op = op + "e"  # the rounded bound itself satisfies the strict comparison
-        return {name: bound} if op == "eq" else {name: {"$" + op: bound}}
+    def op_eq(self, c: Cmp) -> dict:
+        where = target(c.ref)
+        return where.absent() if c.value is None else where.equal(c.value)
 
-    @staticmethod
-    def _regex(c: Cmp) -> dict:
-        if c.op == "regex":
-            out: dict = {"$regex": c.value.replace("\x00", "\\x00")}
-            if c.options:
-                out["$options"] = c.options
-            return out
-        if c.op == "contains":
-            return {"$regex": regex_escape(c.value)}
-        if c.op == "like":
-            return {"$regex": like_to_regex(c.value)}
-        return {"$regex": like_to_regex(c.value.lower()), "$options": "i"}
+    def op_ne(self, c: Cmp) -> dict:
+        where = target(c.ref)
+        return where.present() if c.value is None else where.not_equal(c.value)
 
-    # --- JSON ---------------------------------------------------------------------------------------------------
+    def _ordering(self, c: Cmp) -> dict:
+        return target(c.ref).compare(c.op, c.value)
 
-    @staticmethod
-    def _present(name: str) -> dict:
-        """``name`` holds a value that is not null (an array, even one holding null, is a value)."""
-        return {"$or": [{name: {"$type": "array"}}, {name: {"$exists": True, "$not": {"$type": "null"}}}]}
+    op_gt = op_gte = op_lt = op_lte = _ordering
 
-    def _json_field(self, c: Cmp) -> dict:
-        name = c.ref.name
-        op, value = c.op, c.value
-        if op == "contains":
-            return {name: {"$elemMatch": {"$eq": json_scalar(value), **NOT_ARRAY}}}
-        present = self._present(name)
-        if op in ("in", "nin"):  # the parser allows only nulls in the list here
-            if not value:
-                return FALSE if op == "in" else {}
-            wants = op == "nin"
-        elif op in ("eq", "ne"):  # ... and only null as the operand
-            wants = op == "ne"
-        elif op == "exists":
-            wants = bool(value)
-        elif op == "null":
-            wants = not value
-        else:  # pragma: no cover - the parser refuses the rest on a JSON field
-            raise AssertionError(op)
-        return present if wants else {"$nor": [present]}
+    def op_in(self, c: Cmp) -> dict:
+        return target(c.ref).any_of(c.value)
 
-    def _json_path(self, c: Cmp) -> dict:
-        ref = c.ref
-        dotted = ref.dotted
-        prefixes = [".".join((ref.name, *ref.path[:i])) for i in range(len(ref.path))]
-        guards = [{p: NOT_ARRAY} for p in prefixes]
-        op, value = c.op, c.value
+    def op_nin(self, c: Cmp) -> dict:
+        return target(c.ref).none_of(c.value)
 
-        def guarded(leaf: dict) -> dict:
-            return conjunction([*guards, leaf])
+    def op_like(self, c: Cmp) -> dict:
+        return target(c.ref).text_match({"$regex": like_to_regex(c.value)})
 
-        present = guarded(self._present(dotted))
-        absent = {"$nor": [present]}
-        if op == "eq":
-            return absent if value is None else guarded({dotted: {"$eq": json_scalar(value), **NOT_ARRAY}})
-        if op == "ne":
-            return present if value is None else {"$nor": [guarded({dotted: {"$eq": json_scalar(value), **NOT_ARRAY}})]}
-        if op in ("gt", "gte", "lt", "lte"):
-            return guarded({dotted: {"$" + op: json_scalar(value), **NOT_ARRAY}})
-        if op in ("in", "nin"):
-            values = [json_scalar(v) for v in value if v is not None]
-            parts = []
-            if values:
-                parts.append(guarded({dotted: {"$in": values, **NOT_ARRAY}}))
-            if any(v is None for v in value):
-                parts.append(absent)
-            matched = FALSE if not parts else parts[0] if len(parts) == 1 else {"$or": parts}
-            if op == "in":
-                return matched
-            return {} if matched == FALSE else {"$nor": [matched]}
-        if op in ("like", "ilike", "regex"):
-            return guarded({dotted: {**self._regex(c), **NOT_ARRAY}})
-        if op == "contains":
-            return guarded({dotted: {"$elemMatch": {"$eq": json_scalar(value), **NOT_ARRAY}}})
-        if op == "exists":
-            return present if value else absent
-        if op == "null":
-            return absent if value else present
-        raise AssertionError(op)  # pragma: no cover
+    def op_ilike(self, c: Cmp) -> dict:
+        return target(c.ref).text_match({"$regex": like_to_regex(c.value.lower()), "$options": "i"})
 
+    def op_regex(self, c: Cmp) -> dict:
+        regex: dict[str, Any] = {"$regex": c.value.replace("\x00", "\\x00")}
+        if c.options:
+            regex["$options"] = c.options
+        return target(c.ref).text_match(regex)
 
-_CORE_OPS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "like", "ilike", "regex", "contains",
-                       "exists", "null"})
+    def op_contains(self, c: Cmp) -> dict:
+        if not c.ref.is_json_path and c.ref.field.kind == "str":
+            return target(c.ref).text_match({"$regex": regex_escape(c.value)})
+        return target(c.ref).has_element(c.value)
 
+    def op_exists(self, c: Cmp) -> dict:
+        return target(c.ref).present() if c.value else target(c.ref).absent()
 
-class ExprPath:
-    """A JSON path resolved exactly like ``dataflow.query.evaluate.lookup``, as an aggregation expression.
-
-    Used for paths with a digit segment: ``$arrayElemAt`` indexes arrays only, ``$$v.key`` reads objects
-    only, anything else is null. Comparisons check kinds themselves (aggregation order mixes types).
-    """
-
-    def __init__(self, ref: FieldRef) -> None:
-        self.ref = ref
-
-    def compile(self, c: Cmp) -> dict:
-        body = self._leaf(c, f"$$v{len(self.ref.path)}")
-        for i in reversed(range(len(self.ref.path))):
-            body = {"$let": {"vars": {f"v{i + 1}": self._step(f"$$v{i}", self.ref.path[i])}, "in": body}}
-        return {"$let": {"vars": {"v0": {"$ifNull": ["$" + self.ref.name, None]}}, "in": body}}
-
-    @staticmethod
-    def _step(var: str, seg: str) -> Any:
-        """One segment; every miss is an explicit null (no "missing" value reaches a comparison)."""
-        if seg.isdigit():
-            index = int(seg)
-            if index >= 2**31 - 1:
-                return None
-            inside = {"$cond": [{"$gt": [{"$size": var}, index]}, {"$arrayElemAt": [var, index]}, None]}
-            return {"$cond": [{"$isArray": [var]}, inside, None]}
-        return {"$cond": [{"$eq": [{"$type": var}, "object"]}, {"$ifNull": [f"{var}.{seg}", None]}, None]}
-
-    @staticmethod
-    def _present(x: str) -> dict:
-        return {"$not": [{"$in": [{"$type": x}, ["missing", "null", "undefined"]]}]}
-
-    @staticmethod
-    def _kind(x: str, value: Any) -> dict:
-        if isinstance(value, bool):
-            return {"$eq": [{"$type": x}, "bool"]}
-        if isinstance(value, (int, float, decimal.Decimal, Decimal128)):
-            return {"$isNumber": x}
-        return {"$eq": [{"$type": x}, "string"]}
-
-    def _leaf(self, c: Cmp, x: str) -> dict:
-        op, value = c.op, c.value
-        present = self._present(x)
-        absent = {"$not": [present]}
-        if op in ("eq", "ne"):
-            hit = absent if value is None else {"$eq": [x, json_scalar(value)]}
-            return hit if op == "eq" else {"$not": [hit]}
-        if op in ("gt", "gte", "lt", "lte"):
-            return {"$and": [self._kind(x, value), {"$" + op: [x, json_scalar(value)]}]}
-        if op in ("in", "nin"):
-            hits = [absent if v is None else {"$eq": [x, json_scalar(v)]} for v in value]
-            hit = {"$or": hits} if hits else False
-            return hit if op == "in" else {"$not": [hit]}
-        if op in ("like", "ilike", "regex"):
-            spec = FilterCompiler._regex(c)
-            match = {"$regexMatch": {"input": x, "regex": spec["$regex"], "options": spec.get("$options", "")}}
-            return {"$cond": [{"$eq": [{"$type": x}, "string"]}, match, False]}
-        if op == "contains":
-            return {"$cond": [{"$isArray": [x]}, {"$in": [json_scalar(value), x]}, False]}
-        if op == "exists":
-            return present if value else absent
-        if op == "null":
-            return absent if value else present
-        raise AssertionError(op)  # pragma: no cover
+    def op_null(self, c: Cmp) -> dict:
+        return target(c.ref).absent() if c.value else target(c.ref).present()

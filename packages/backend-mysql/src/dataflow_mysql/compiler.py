@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from dataflow.query.ast import FieldRef
-from dataflow.query.evaluate import kind_of
+from dataflow.query.semantics import kind_of
 from dataflow.sql.compiler import FilterCompiler
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
@@ -108,8 +108,29 @@ def _compile_array_has(element: JsonArrayHas, compiler: Any, **kw: Any) -> str:
             f"WHERE {condition})")
 
 
+LONG_LIST = 64
+
+
+def _expanding(values: list) -> Any:
+    """One "expanding" parameter: SQLAlchemy writes ``(%s, %s, …)`` out when the statement compiles, a
+    hundred times faster than one bind object per value; a short list keeps binds (its statement caches)."""
+    return sa.bindparam(None, value=values, expanding=True, type_=_null())
+
+
 class MySQLFilterCompiler(FilterCompiler):
     """Filter AST → SQLAlchemy for MySQL / MariaDB."""
+
+    def in_list(self, ref: FieldRef, col: Any, values: list) -> Any:
+        if ref.field.kind == "decimal" or len(values) <= LONG_LIST:  # decimals keep a cast per value
+            return super().in_list(ref, col, values)
+        return col.in_(_expanding([self.encode(ref.field.kind, v) for v in values]))
+
+    def json_in(self, ref: FieldRef, kind: str | None, values: list) -> Any:
+        if len(values) <= LONG_LIST:
+            return super().json_in(ref, kind, values)
+        if kind == "bool":
+            values = ["true" if v else "false" for v in values]
+        return self.json_scalar(ref, kind).in_(_expanding(values))
 
     @property
     def collation(self) -> str:
@@ -125,22 +146,10 @@ class MySQLFilterCompiler(FilterCompiler):
         bound = super().bind(ref, value)
         return CastAs(bound, DECIMAL_CAST) if ref.field.kind == "decimal" else bound
 
-    def membership(self, ref: FieldRef, col: Any, op: str, values: tuple) -> Any:
-        if ref.field.kind != "decimal":
-            return super().membership(ref, col, op, values)
-        concrete = [v for v in values if v is not None]
-        has_null = len(concrete) != len(values)
-        clause = col.in_([self.bind(ref, v) for v in concrete]) if concrete else sa.false()
-        if op == "in":
-            return sa.or_(clause, col.is_(None)) if has_null else clause
-        if has_null:
-            return sa.and_(col.is_not(None), sa.not_(clause)) if concrete else col.is_not(None)
-        return sa.or_(col.is_(None), sa.not_(clause)) if concrete else sa.true()
-
-    def op_like(self, col: Any, pattern: str) -> Any:
+    def like(self, col: Any, pattern: str) -> Any:
         return col.like(_lit(pattern), escape="\\")
 
-    def op_ilike(self, col: Any, pattern: str) -> Any:
+    def ilike(self, col: Any, pattern: str) -> Any:
         return self.fold(col).like(_lit(fold_text(pattern)), escape="\\")
 
     def fold(self, col: Any) -> Any:
@@ -159,10 +168,10 @@ class MySQLFilterCompiler(FilterCompiler):
             expr = sa.func.replace(expr, _lit(source), _lit(target))
         return expr
 
-    def op_regex(self, col: Any, pattern: str, ignore_case: bool) -> Any:
+    def regex_match(self, col: Any, pattern: str, ignore_case: bool) -> Any:
         return col.op("REGEXP")(_lit(pcre_pattern(pattern, ignore_case)))
 
-    def op_text_contains(self, col: Any, value: str) -> Any:
+    def text_contains(self, col: Any, value: str) -> Any:
         return sa.func.locate(_lit(value), col) > 0
 
     # --- JSON -------------------------------------------------------------------------------------------
@@ -227,7 +236,7 @@ def _fold_table() -> dict[str, str]:
             members |= classes.get(m, set())
         for m in members:
             classes[m] = members
-    return {c: min(members) for c, members in classes.items() if c != min(members)}
+    return {c: min(members) for c, members in sorted(classes.items()) if c != min(members)}  # sorted: stable SQL
 
 
 try:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from dataflow.query.ast import FieldRef
 from dataflow.sql.compiler import FilterCompiler
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 JSON_KINDS = {"str": "string", "number": "number", "bool": "boolean"}
 
@@ -41,22 +41,40 @@ def python_regex(pattern: str) -> str:
 
 
 class PostgresFilterCompiler(FilterCompiler):
+    max_bind_params = 32767  # the wire protocol counts parameters in 16 bits
+
+    def in_list(self, ref: FieldRef, col: Any, values: list) -> Any:
+        """``col = ANY($1)``: the whole list is one array parameter (whose type PostgreSQL infers from the
+        column), so 100,000 values pass and the statement's text does not depend on the list's length."""
+        encoded = [self.encode(ref.field.kind, v) for v in values]
+        return col == sa.any_(sa.literal(encoded, type_=sa.types.NullType()))
+
+    def json_in(self, ref: FieldRef, kind: str | None, values: list) -> Any:
+        """One array parameter too: text for strings, JSON texts cast to ``jsonb[]`` otherwise."""
+        if len(values) == 1:
+            return super().json_in(ref, kind, values)
+        scalar = self.json_scalar(ref, kind)
+        if kind == "str":
+            return scalar == sa.any_(sa.literal(values, type_=sa.types.NullType()))
+        texts = sa.literal([json.dumps(v) for v in values], type_=ARRAY(sa.Text))
+        return scalar == sa.any_(sa.cast(texts, ARRAY(JSONB)))
+
     def _unicode(self, expr: Any) -> Any:
         """Case-insensitive matching needs Unicode case rules: PostgreSQL 17+'s builtin pg_c_utf8."""
         collation = self.backend.unicode_collation
         return expr.collate(collation) if collation else expr
 
-    def op_ilike(self, col: Any, pattern: str) -> Any:
+    def ilike(self, col: Any, pattern: str) -> Any:
         lowered = sa.func.lower(self._unicode(sa.literal(pattern, type_=sa.Text)))
         return sa.func.lower(self._unicode(col)).like(lowered, escape="\\")
 
-    def op_regex(self, col: Any, pattern: str, ignore_case: bool) -> Any:
+    def regex_match(self, col: Any, pattern: str, ignore_case: bool) -> Any:
         operand = sa.literal(python_regex(pattern), type_=sa.Text)
         if ignore_case:
             return self._unicode(col).op("~*")(operand)
         return col.op("~")(operand)
 
-    def op_text_contains(self, col: Any, value: str) -> Any:
+    def text_contains(self, col: Any, value: str) -> Any:
         return sa.func.strpos(col, sa.literal(value, type_=sa.Text)) > 0
 
     def _node(self, ref: FieldRef, text: bool = False) -> Any:

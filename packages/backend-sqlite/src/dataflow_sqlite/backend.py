@@ -15,7 +15,6 @@ import datetime as dt
 import decimal
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -31,12 +30,12 @@ from dataflow.errors import (
     DataFlowError,
     DuplicateKeyError,
 )
-from dataflow.query.evaluate import like_regex, lookup, same_value
 from dataflow.sql import SQLBackend
 from dataflow.transactions import SQLTransactionHandle, TransactionError
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from . import functions
 from .compiler import SQLiteFilterCompiler
 
 COLUMN_TYPES = {
@@ -64,44 +63,6 @@ def _decode_datetime(text: Any) -> dt.datetime:
 
 DECODERS = {"float": float, "datetime": _decode_datetime, "date": dt.date.fromisoformat, "decimal": decimal.Decimal,
             "json": json.loads, "bool": bool, "bytes": bytes}
-
-
-# --- SQL functions backed by the reference semantics ------------------------------------------------
-
-
-def _regexp(value: Any, pattern: str, flags: str) -> int | None:
-    if value is None:
-        return None
-    return int(isinstance(value, str) and re.search(pattern, value, re.I if "i" in flags else 0) is not None)
-
-
-def _ilike(value: Any, pattern: str) -> int | None:
-    if value is None:
-        return None
-    return int(isinstance(value, str) and like_regex(pattern.lower(), True).fullmatch(value.lower()) is not None)
-
-
-def _decimal_collation(a: str, b: str) -> int:
-    """Decimals are stored as exact text; this collation compares them as numbers, exactly."""
-    x, y = decimal.Decimal(a), decimal.Decimal(b)
-    return (x > y) - (x < y)
-
-
-class _Path:
-    """Stands in for a FieldRef so the reference ``lookup`` walks the same path."""
-
-    name = "v"
-
-    def __init__(self, dotted: str) -> None:
-        self.path = tuple(dotted.split(".")) if dotted else ()
-
-
-def _json_contains(document: Any, path: str, operand: str) -> int | None:
-    if document is None:
-        return None
-    value = lookup({"v": json.loads(document)}, _Path(path))  # type: ignore[arg-type]
-    wanted = json.loads(operand)
-    return int(isinstance(value, list) and any(same_value(item, wanted) for item in value))
 
 
 class SQLiteBackend(SQLBackend):
@@ -170,10 +131,7 @@ class SQLiteBackend(SQLBackend):
         if path != ":memory:" and "mode=memory" not in path and "mode=ro" not in path:  # read-only: no WAL switch
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-        conn.create_function("dataflow_regexp", 3, _regexp, deterministic=True)
-        conn.create_function("dataflow_ilike", 2, _ilike, deterministic=True)
-        conn.create_function("dataflow_json_contains", 3, _json_contains, deterministic=True)
-        conn.create_collation("dataflow_decimal", _decimal_collation)
+        functions.install(conn)
         if conn.execute("SELECT 'A' LIKE 'a'").fetchone()[0]:
             raise DatabaseError("this SQLite build ignores PRAGMA case_sensitive_like; $like would be case-insensitive")
         self.host.connection_opened_sync(conn, self)
@@ -192,9 +150,10 @@ class SQLiteBackend(SQLBackend):
     # --- driver --------------------------------------------------------------------------------------------
 
     def _translate(self, exc: BaseException, sql: str) -> DataFlowError:
+        raised_inside = functions.take_failure()  # e.g. a $regex past its time bound
         custom = self.host.hook.dataflow_translate_error(error=exc, backend=self)
-        if custom is not None:
-            return custom
+        if custom is not None or raised_inside is not None:
+            return custom or raised_inside
         text = str(exc)
         if isinstance(exc, sqlite3.IntegrityError):
             if "UNIQUE" in text or "PRIMARY KEY" in text:

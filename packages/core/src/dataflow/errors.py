@@ -154,6 +154,12 @@ class UnsupportedOperatorError(FilterError):
         self.supported = supported
 
 
+class RegexTimeoutError(FilterError):
+    """A ``$regex`` took longer than its time bound on one value (a pattern that backtracks)."""
+
+    code = "DF-312"
+
+
 class ConfirmationRequiredError(ValidationError):
     """A bulk update/delete with an empty filter was not confirmed."""
 
