@@ -28,10 +28,6 @@ class TestLimits(suite.LimitsSuite):
 
 
 EXPECTED_FAILURES = {
-    "issue 13 #8: a filter nested 1,000 deep raises RecursionError (an InternalError now); branch ops gives "
-    "the parser a documented depth limit; remove at the merge of branch ops": {
-        "TestLimits::test_deep_nesting",
-    },
     "Decimals are stored as BSON Decimal128 (exact, numeric comparisons, usable by $sum), which holds 34 "
     "significant digits: a 38-digit Decimal is refused with FieldTypeError instead of being rounded": {
         "TestTypes::test_decimal[local-thirty_eight_digits]",

@@ -18,9 +18,4 @@ class TestTenancy(suite.TenancySuite): pass
 class TestLimits(suite.LimitsSuite): pass
 
 
-EXPECTED_FAILURES: dict[str, set[str]] = {
-    "issue 13 #8: a filter nested 1,000 deep raises RecursionError (an InternalError now); branch ops gives "
-    "the parser a documented depth limit; remove at the merge of branch ops": {
-        "TestLimits::test_deep_nesting",
-    },
-}
+EXPECTED_FAILURES: dict[str, set[str]] = {}

@@ -18,12 +18,4 @@ class TestTenancy(suite.TenancySuite): pass
 class TestLimits(suite.LimitsSuite): pass
 
 
-EXPECTED_FAILURES: dict[str, set[str]] = {
-    "issue 13 #8: a filter nested 1,000 deep raises RecursionError (an InternalError now); branch ops gives "
-    "the parser a documented depth limit; remove at the merge of branch ops": {
-        "TestLimits::test_deep_nesting",
-    },
-    "issue 13 #9: a $in of 100,000 values passes asyncpg's 32,767-parameter limit (reported as DF-501); branch ops binds one array; remove at the merge of branch ops": {
-        "TestLimits::test_huge_in",
-    },
-}
+EXPECTED_FAILURES: dict[str, set[str]] = {}

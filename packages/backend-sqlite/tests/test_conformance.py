@@ -18,17 +18,4 @@ class TestTenancy(suite.TenancySuite): pass
 class TestLimits(suite.LimitsSuite): pass
 
 
-EXPECTED_FAILURES: dict[str, set[str]] = {
-    "issue 13 #2: a backtracking $regex holds the process (and the GIL) for minutes; branch ops bounds it "
-    "(the regex module, RegexTimeoutError DF-312); remove at the merge of branch ops": {
-        "TestLimits::test_regex_time_bound",
-    },
-    "issue 13 #8: a filter nested 1,000 deep raises RecursionError (an InternalError now); branch ops gives "
-    "the parser a documented depth limit; remove at the merge of branch ops": {
-        "TestLimits::test_deep_nesting",
-    },
-    "issue 13 #10: SQLite compares text cut at its first NUL in JSON paths and LIKE; the compiler fix is on "
-    "branch ops; remove at the merge of branch ops": {
-        "TestLimits::test_nul_in_json_values",
-    },
-}
+EXPECTED_FAILURES: dict[str, set[str]] = {}
