@@ -5,7 +5,7 @@ Create gave DF-501: the transaction's connection was acquired outside the error 
 import pytest
 from dataflow import DataFlow
 from dataflow.errors import ConnectionFailedError
-from dataflow.testing import MariaDBServer, PostgresServer
+from dataflow_testing import MariaDBServer, PostgresServer
 
 
 def stopped_server_db(kind: str):

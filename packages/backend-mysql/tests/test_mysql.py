@@ -292,6 +292,7 @@ def test_bulk_create_splits_by_packet_size_and_stays_atomic(fresh_database, conn
             statements.append(len(params))
 
     db.host.observe_query = observe
+    db.backend.session.watching = True  # as when a dataflow_query_compiled plugin is installed
     try:
         rows = [{"name": f"person {i:05d} " + "x" * 80} for i in range(3000)]
         x.bulk_create("Person", rows)

@@ -114,6 +114,33 @@ def test_upsert_uses_the_real_unique_constraint(fresh_database):
     db.close()
 
 
+def test_upsert_can_be_the_first_operation_on_an_existing_table(fresh_database):
+    """Issue 13, defect 3: row decoders were built only when the table object was, so an upsert (which never
+    builds it) failed with KeyError('Account') as the first operation of a process on an existing table."""
+    from kailash.runtime import LocalRuntime
+    from kailash.workflow.builder import WorkflowBuilder
+
+    with DataFlow(fresh_database) as setup:
+        account_model(setup)
+        setup.create_tables()
+    with DataFlow(fresh_database) as db:
+        account_model(db)
+        out = db.express_sync.bulk_upsert("Account", [{"email": "a@x", "score": 1.0}], conflict_on=["email"])
+        assert (out["inserted"], out["updated"]) == (1, 0)
+    with DataFlow(fresh_database) as db:
+        account_model(db)
+        same = {"email": "b@x", "score": 2.0}
+        assert db.express_sync.upsert_advanced("Account", where={"email": "b@x"}, create=same, update=same)["action"] == "created"
+    with DataFlow(fresh_database) as db:
+        account_model(db)
+        workflow = WorkflowBuilder()
+        workflow.add_node("AccountUpsertNode", "up", {"where": {"email": "c@x"}, "create": {"score": 3.0},
+                                                     "update": {"score": 3.0}})
+        with LocalRuntime() as runtime:
+            results, _ = runtime.execute(workflow.build())
+        assert results["up"]["action"] == "created" and results["up"]["record"]["score"] == 3.0
+
+
 # --- URL options ------------------------------------------------------------------------------------------------------
 
 

@@ -47,6 +47,7 @@ from dataflow.errors import (
 from dataflow.model import ModelSpec
 from dataflow.query.ast import And, Cmp, Expr
 from dataflow.query.order import OrderItem
+from dataflow.session import StatementPath
 from dataflow.transactions import TransactionError, TransactionHandle, check_savepoint
 from dataflow.urls import mask_secrets
 
@@ -87,7 +88,6 @@ def _load_driver() -> None:
 
 
 log = logging.getLogger("dataflow.mongo")
-echo_log = logging.getLogger("dataflow.sql")
 
 COUNTERS = "dataflow_counters"
 PORTAL_THREAD = "dataflow-portal"  # dataflow.runner.SyncRunner's thread for sync calls made inside a running loop
@@ -196,6 +196,7 @@ class MongoBackend(Backend):
         self.connect_timeout = float(options.get("connect_timeout") or 10)
         self.pool_size = options.get("pool_size")
         self.echo = bool(options.get("echo"))
+        self.statements = StatementPath(self, lambda exc, _sql: self._translate(exc))
         self.target = self._target()
         self.closed = False
         self.dataflow_ref: Any = None
@@ -506,11 +507,10 @@ class MongoBackend(Backend):
         return f"key (index {match[1]})" if match else "key"
 
     def _observe(self, what: str, model: ModelSpec, query: Any) -> None:
-        if self.echo:
-            echo_log.info("mongo %s %s %r", what, model.table, query)
-        if self.host.observing:  # the hook's params are a sequence: the query's parts
+        """Through core's statement path: echo and the query hook see the same description."""
+        if self.statements.watching:  # the hook's params are a sequence: the query's parts
             params = list(query) if isinstance(query, (list, tuple)) else [query]
-            self.host.observe_query(f"{what} {model.table} {query!r}", params, self)
+            self.statements.observe(f"mongo {what} {model.table} {query!r}", params)
 
     # --- schema --------------------------------------------------------------------------------------------------------
 
@@ -529,6 +529,7 @@ class MongoBackend(Backend):
         try:
             for model in models:
                 if create and model.table not in existing:
+                    self._observe("create_collection", model, {})
                     try:
                         await conn.db.create_collection(model.table)
                     except perr.CollectionInvalid:

@@ -15,6 +15,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .runner import IOThread
+
 if TYPE_CHECKING:
     from .model import ModelSpec
     from .plugins import PluginHost
@@ -90,6 +92,9 @@ class Backend(ABC):
         self._bound: contextvars.ContextVar[Any] = contextvars.ContextVar(
             f"dataflow_tx_{type(self).__name__}_{id(self)}", default=None
         )
+        self.io = IOThread(f"dataflow-io-{self.name}")
+        """This backend's I/O thread (started at first use): the loop of connections shared by short-lived
+        event loops, and where synchronous callers inside a running loop run (``dataflow.runner``)."""
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -109,7 +114,8 @@ class Backend(ABC):
         """Release connections from synchronous code; backends with loops override."""
 
     def pool_stats(self) -> dict:
-        """Connection pool figures, e.g. ``{"in_use": 2, "idle": 3}``; ``{}`` for a backend without a pool."""
+        """Connections held now, for metrics: SQL backends report ``pools``, ``size``, ``in_use`` and ``idle``
+        (every pool together); ``{}`` when the backend has nothing to report."""
         return {}
 
     async def discover(self, tables: list[str] | None = None) -> dict:

@@ -41,7 +41,9 @@ OPTIONS = {
     "enable_model_persistence": "accepted for compatibility; DataFlow never writes model registry tables",
     "migration_enabled": "accepted for compatibility; schema changes arrive with the migrations feature",
     "namespace": "prefix for this instance's node names, e.g. 'billing' -> 'billing.UserCreateNode'",
-    "pool_size": "maximum connections per event loop (server backends)",
+    "pool_size": "maximum connections of one connection pool (server backends; default 10). A DataFlow keeps one "
+                 "pool on its I/O thread, shared by short-lived event loops, and one for each of at most 3 "
+                 "long-lived loops: at most 4 x pool_size connections (docs/performance.md)",
     "connect_timeout": "seconds to wait for a server connection (server backends)",
     "echo": "log every SQL statement at INFO on the 'dataflow.sql' logger",
     "multi_tenant": "every model gets a tenant_id and is scoped to the bound tenant (see db.tenant())",
@@ -95,11 +97,12 @@ class DataFlow:
         self._pending: list[ModelSpec] = []
         self._ready_models: set[str] = set()
         self._ddl_lock = threading.Lock()
-        self._async_ddl_locks: dict[int, asyncio.Lock] = {}
+        self._async_ddl_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary())
         self._opened = False
         self.closed = False
         self._ops = Operations(self)
-        self._runner = SyncRunner(inline=backend_cls.blocking)
+        self._runner = SyncRunner(inline=backend_cls.blocking, io=self.backend.io)
         self.multi_tenant = bool(options.get("multi_tenant", False))
         self.tenant_context = TenantContext()
         self.express = Express(self)
@@ -380,8 +383,11 @@ class DataFlow:
             with self._ddl_lock:
                 await self._ensure_pending()
         else:
-            loop_id = id(asyncio.get_running_loop())
-            lock = self._async_ddl_locks.setdefault(loop_id, asyncio.Lock())
+            loop = asyncio.get_running_loop()
+            with self._ddl_lock:  # loops of several threads may arrive together
+                lock = self._async_ddl_locks.get(loop)
+                if lock is None:
+                    lock = self._async_ddl_locks[loop] = asyncio.Lock()
             async with lock:
                 await self._ensure_pending()
         return self.backend
@@ -426,6 +432,8 @@ class DataFlow:
             return
         self.closed = True
         await self.backend.close()
+        if not self.backend.io.is_current():  # stopping the I/O loop from inside would strand this coroutine
+            self._runner.close()
         self._release()
 
     def close(self) -> None:

@@ -193,7 +193,7 @@ def sql_backend(dialect: str) -> Any:
     url = parse_url(SQL_URLS[dialect])
     backend = host.backends.for_scheme(url.scheme, url.masked())(url, host)
     if dialect == "postgres":
-        backend.unicode_collation = "pg_c_utf8"
+        backend.driver.unicode_collation = "pg_c_utf8"  # what a PostgreSQL 17+ server makes it
     if dialect == "mysql":
         backend.text_collation = "utf8mb4_nopad_bin"
         backend.lower_collation = "utf8mb4_uca1400_as_cs"

@@ -1,0 +1,135 @@
+"""PostgreSQL's bulk paths: binary ``COPY`` for bulk inserts, ``INSERT … ON CONFLICT`` for upserts.
+
+* Bulk inserts COPY inside one transaction; a failure names the record and writes nothing. PostgreSQL
+  refuses ``COPY FROM`` under row-level security, so those fall back to core's INSERTs.
+* An upsert whose updates take the inserted values binds each column as one array and unnests it
+  server-side (one statement per 50,000 rows); ``RETURNING (xmax = 0)`` tells created rows from updated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from dataflow.backend import UpsertOutcome
+from dataflow.errors import DataFlowError
+from sqlalchemy.dialects import postgresql
+
+from .codec import ARRAY_TYPES
+
+UNNEST_BATCH = 50_000
+
+
+class BulkPaths:
+    """Mixin of :class:`~dataflow_postgres.backend.PostgresBackend`: inserts and upserts in bulk."""
+
+    async def insert(self, model, rows, *, returning: bool):
+        if len(rows) <= 1 or returning or self.row_level_security:
+            return await super().insert(model, rows, returning=returning)
+        columns = tuple(rows[0])
+        encoded = self.encode_rows(model, rows, columns)
+        await self._copy(model, columns, encoded, encoded)
+        return []
+
+    async def insert_columns(self, model, columns, values) -> None:
+        if self.row_level_security:
+            await super().insert_columns(model, columns, values)
+        elif values and values[0]:
+            # rows are made lazily as COPY consumes them: no second full copy of the data in memory
+            await self._copy(model, tuple(columns), zip(*self.encode_column_values(model, columns, values)), ())
+
+    async def _copy(self, model, columns, records, shown) -> None:
+        """Binary COPY in one transaction; a failure names the record and writes nothing."""
+        sql = f"COPY {model.table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)"
+        async with self.unit():
+            try:
+                await self.session.call(sql, shown, self.driver.copy, (model.table, list(columns), records))
+            except DataFlowError as error:
+                row = _copy_row(error.__cause__)
+                if row is not None:
+                    error.message = f"record at index {row}: {error.message}"
+                    error.args = (error.message,)
+                raise
+
+    async def upsert(self, model, rows, updates, conflict_on, *, returning: bool) -> UpsertOutcome:
+        """``INSERT … ON CONFLICT DO UPDATE … RETURNING (xmax = 0)``: atomic, and tells created from updated."""
+        if not rows:
+            return UpsertOutcome([], [])
+        if any(not u for u in updates) or len({tuple(u) for u in updates}) != 1:
+            return await super().upsert(model, rows, updates, conflict_on, returning=returning)
+        update_cols = tuple(updates[0])
+        columns = tuple(rows[0])
+        from_row = all(c in row and row[c] == u[c] for row, u in zip(rows, updates) for c in update_cols)
+        unnest = from_row and all(model.fields[c].kind in ARRAY_TYPES for c in columns)
+        out_rows: list[dict] = []
+        created: list[bool] = []
+        async with self.unit():
+            batch_size = UNNEST_BATCH if unnest else (self.chunk_size(len(columns)) if from_row else 1)
+            for batch in _unique_batches(rows, updates, conflict_on, batch_size):
+                if unnest:
+                    sql, params = self._upsert_unnest(model, columns, update_cols, conflict_on, [r for r, _ in batch])
+                else:
+                    sql, params = self._upsert_statement(model, columns, update_cols, conflict_on, batch, from_row)
+                for record in await self.fetch(sql, params):
+                    out_rows.append(self.decode(model, record[:-1]))
+                    created.append(bool(record[-1]))
+        return UpsertOutcome(out_rows if returning else [], created)
+
+    def _upsert_unnest(self, model, columns, update_cols, conflict_on, rows) -> tuple[str, list]:
+        """One statement for a whole batch: arrays per column, unnested server-side."""
+        quote = self.quote
+        key = ("upsert-unnest", model.name, columns, update_cols, tuple(conflict_on))
+        sql = self._sql_cache.get(key)
+        if sql is None:
+            arrays = ", ".join(f"${i}::{ARRAY_TYPES[model.fields[c].kind]}[]" for i, c in enumerate(columns, 1))
+            sets = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update_cols)
+            sql = self._sql_cache[key] = (
+                f"INSERT INTO {quote(model.table)} ({', '.join(quote(c) for c in columns)}) SELECT * FROM unnest({arrays}) "
+                f"ON CONFLICT ({', '.join(quote(c) for c in conflict_on)}) DO UPDATE SET {sets} "
+                f"RETURNING {', '.join(quote(c) for c in model.fields)}, (xmax = 0)"
+            )
+        encoded = self.encode_rows(model, rows, columns)
+        return sql, [list(col) for col in zip(*encoded)]
+
+    def _upsert_statement(self, model, columns, update_cols, conflict_on, batch, from_row) -> tuple[str, list]:
+        table = self.table(model)
+        values: dict[str, Any] = {}
+        rows_sql = []
+        for i, (row, _update) in enumerate(batch):
+            rows_sql.append({c: sa.bindparam(f"v{i}_{c}") for c in columns})
+            for c, v in zip(columns, self.encode_row(model, row, columns)):
+                values[f"v{i}_{c}"] = v
+        stmt = postgresql.insert(table).values(rows_sql)
+        if from_row:
+            assignments = {c: stmt.excluded[c] for c in update_cols}
+        else:
+            update = batch[0][1]
+            assignments = {c: sa.bindparam(f"u_{c}") for c in update_cols}
+            values.update({f"u_{c}": self.encode_value(model.fields[c].kind, update[c]) for c in update_cols})
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c[c] for c in conflict_on], set_=assignments)
+        stmt = stmt.returning(*table.c, sa.literal_column("(xmax = 0)"))
+        compiled = stmt.compile(dialect=self.dialect)
+        return str(compiled), [values[name] for name in compiled.positiontup]
+
+
+def _unique_batches(rows: list[dict], updates: list[dict], conflict_on: Sequence[str], size: int = 500):
+    """Split rows so that no statement touches one key twice (ON CONFLICT forbids it)."""
+    batch: list[tuple[dict, dict]] = []
+    keys: set = set()
+    for row, update in zip(rows, updates):
+        key = tuple(row[c] for c in conflict_on)
+        if key in keys or len(batch) >= size:
+            yield batch
+            batch, keys = [], set()
+        batch.append((row, update))
+        keys.add(key)
+    if batch:
+        yield batch
+
+
+def _copy_row(exc: BaseException | None) -> int | None:
+    context = getattr(exc, "context", None) or str(exc)
+    match = re.search(r"COPY \S+, line (\d+)", context or "")
+    return int(match[1]) - 1 if match else None

@@ -1,0 +1,37 @@
+"""SQLite's storage of each field kind: column types, and values to and from sqlite3.
+
+SQLite has few types: datetimes, dates and decimals are stored as exact text (ISO 8601, UTC; decimals
+compared through the ``dataflow_decimal`` collation), booleans as 0/1, JSON as text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from dataflow.sql.codec import encode_json
+
+COLUMN_TYPES = {
+    "str": sa.Text, "int": sa.Integer, "float": sa.Float, "bool": sa.Integer, "datetime": sa.Text,
+    "date": sa.Text, "decimal": sa.Text, "bytes": sa.LargeBinary, "json": sa.Text,
+}
+
+
+def _encode_datetime(value: dt.datetime) -> str:
+    return value.isoformat(timespec="microseconds")
+
+
+def _decode_datetime(text: Any) -> dt.datetime:
+    """DataFlow writes UTC ISO text; existing tables may hold naive text (taken as UTC) or numbers."""
+    if isinstance(text, (int, float)):
+        return dt.datetime.fromtimestamp(text, dt.timezone.utc)
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+
+
+ENCODERS = {"datetime": _encode_datetime, "date": dt.date.isoformat, "decimal": str, "json": encode_json, "bool": int}
+DECODERS = {"float": float, "datetime": _decode_datetime, "date": dt.date.fromisoformat, "decimal": decimal.Decimal,
+            "json": json.loads, "bool": bool, "bytes": bytes}

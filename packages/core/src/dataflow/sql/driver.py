@@ -1,0 +1,119 @@
+"""What a SQL backend supplies: driver calls, and nothing around them.
+
+Core's statement path (:mod:`dataflow.sql.session`) does everything else once for every SQL backend:
+observing, error translation through the hook, choosing the connection (the bound transaction's, under
+its lock, or a pooled one on the right event loop), discarding broken connections, the transaction
+handle and its savepoints. A driver implements the methods below on its database client; each statement
+method receives the connection to use and the caller's ``timeout`` (seconds, or None for no limit; asyncpg
+applies it natively, the MySQL and SQLite drivers do not bound calls yet).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ..errors import DataFlowError
+    from .backend import SQLBackend
+    from .session import SQLTransaction
+
+
+class SQLDriver(ABC):
+    """The driver half of a SQL backend (``SQLBackend.driver_class``)."""
+
+    param_limit: ClassVar[int] = 30000
+    """Most bound parameters one statement may carry; core's chunking (``SQLBackend.chunks``) derives from it."""
+    configures_pinned: ClassVar[bool] = False
+    """Call :meth:`on_pinned` before each statement on a transaction's connection."""
+
+    def __init__(self, backend: SQLBackend) -> None:
+        self.backend = backend
+        self.url = backend.url
+        self.host = backend.host
+
+    # --- connections ----------------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def create_pool(self) -> Any:
+        """A new pool (or, for an in-process database, its one connection). Raise ConnectionFailedError,
+        URL masked, when the server cannot be reached. Runs on the event loop the pool will serve."""
+
+    @abstractmethod
+    async def close_pool(self, pool: Any) -> None:
+        """Close a pool gracefully (on its own loop)."""
+
+    @abstractmethod
+    def terminate_pool(self, pool: Any) -> None:
+        """Close a pool without awaiting, also when its event loop has closed (then close sockets directly)."""
+
+    @abstractmethod
+    async def acquire(self, pool: Any) -> Any:
+        """A connection from ``pool`` for one statement or one transaction."""
+
+    @abstractmethod
+    async def release(self, pool: Any, conn: Any) -> None:
+        """Give ``conn`` back to ``pool`` (after :meth:`discard`, when it was discarded)."""
+
+    def is_disconnect(self, exc: BaseException) -> bool:
+        """Whether ``exc`` may have left the connection unusable (lost, or interrupted mid-protocol)."""
+        return False
+
+    def discard(self, conn: Any) -> None:  # noqa: B027 - optional: an in-process database has nothing to discard
+        """Close ``conn`` so that the pool never hands it out again (it is released afterwards)."""
+
+    def is_open(self, conn: Any) -> bool:
+        """Whether ``conn`` is still open (plugins are told before an open connection closes)."""
+        return True
+
+    def pool_stats(self, pool: Any) -> dict[str, int]:
+        """``{"size": …, "in_use": …, "idle": …}`` of one pool."""
+        return {}
+
+    # --- statements on a connection ----------------------------------------------------------------------
+
+    @abstractmethod
+    async def fetch(self, conn: Any, sql: str, params: Sequence[Any], timeout: float | None) -> list[tuple]:
+        """Run a query; every row as a tuple."""
+
+    @abstractmethod
+    async def execute(self, conn: Any, sql: str, params: Sequence[Any], timeout: float | None) -> int:
+        """Run a statement; the affected row count."""
+
+    @abstractmethod
+    async def execute_many(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]], timeout: float | None) -> None:
+        """Run one statement for many parameter rows."""
+
+    # --- transactions ----------------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def begin(self, conn: Any, isolation_level: str | None) -> Any:
+        """BEGIN on ``conn`` (``isolation_level``: None or ``read_committed``…); returns the transaction's state
+        (anything the driver needs later: :meth:`commit` and :meth:`rollback` receive it)."""
+
+    @abstractmethod
+    async def commit(self, conn: Any, state: Any) -> None:
+        """COMMIT the transaction :meth:`begin` started."""
+
+    @abstractmethod
+    async def rollback(self, conn: Any, state: Any) -> None:
+        """ROLLBACK the transaction :meth:`begin` started."""
+
+    async def on_pinned(self, pinned: SQLTransaction) -> None:  # noqa: B027 - optional
+        """Before a statement on a transaction's connection (only with :attr:`configures_pinned`)."""
+
+    def rolled_back_to_savepoint(self, state: Any) -> None:  # noqa: B027 - optional
+        """A transaction rolled back to a savepoint: forget session state set after it."""
+
+    # --- errors ------------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def error(self, exc: BaseException, sql: str) -> DataFlowError:
+        """This driver's exception as a DataFlowError (the ``dataflow_translate_error`` hook has already
+        declined): unique violation → DuplicateKeyError naming columns, never values; NOT NULL, CHECK,
+        foreign key → ConstraintError; connection lost or refused → ConnectionFailedError; else DatabaseError."""
+
+    def cause(self, exc: BaseException) -> BaseException:
+        """What the translated error is chained from (a copy without row values, where messages carry them)."""
+        return exc
