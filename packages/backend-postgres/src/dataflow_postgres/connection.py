@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +26,13 @@ from .client import asyncpg
 TRUE_WORDS = {"1", "true", "yes", "on"}
 ISOLATION = {"read_uncommitted": "READ UNCOMMITTED", "read_committed": "READ COMMITTED",
              "repeatable_read": "REPEATABLE READ", "serializable": "SERIALIZABLE"}
+
+# once promoted, pg_last_wal_replay_lsn() stays where replay stopped: later writes of the primary never count
+REPLICA_STATUS = """SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8,
+       CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
+            THEN 0 ELSE COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 0)
+       END::float8,
+       pg_is_in_recovery()"""
 
 
 class DataFlowConnection(asyncpg.Connection):
@@ -115,7 +123,10 @@ class PostgresDriver(SQLDriver):
         return isinstance(exc, (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError))
 
     def discard(self, conn: Any) -> None:
-        conn.terminate()  # the pool replaces a closed connection at its next acquire
+        try:
+            conn.terminate()  # the pool replaces a closed connection at its next acquire
+        except asyncpg.InterfaceError:
+            pass  # the server closed it, and asyncpg already detached it from its pool
 
     def is_open(self, conn: Any) -> bool:
         return not conn.is_closed()
@@ -184,6 +195,34 @@ class PostgresDriver(SQLDriver):
 
     def error(self, exc: BaseException, sql: str) -> DataFlowError:
         return errors.translate(exc, sql, self.url)
+
+    # --- read replicas (dataflow.replicas) --------------------------------------------------------------------
+
+    replicas = True
+
+    def for_replica(self, url: Any) -> PostgresDriver:
+        clone = copy.copy(self)
+        clone.url = url
+        clone.connect_kwargs = connect_kwargs(url)
+        return clone
+
+    async def write_position(self, conn: Any, sql: str, arg: Any, timeout: float | None) -> int:
+        """The WAL insert position: past every commit record written so far, also under synchronous_commit=off
+        (``pg_current_wal_lsn()``, the write position, may still be before it)."""
+        return int(await conn.fetchval("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8", timeout=timeout))
+
+    async def replica_status(self, conn: Any, timeout: float | None) -> tuple[int, float, bool]:
+        """Replayed position and lag of a standby; a promoted one keeps the position where its replay stopped
+        (-1 for a server that never was a standby) and reports no lag.
+
+        Lag is the age of the last replayed transaction while received WAL waits for replay, else 0 (an idle
+        primary sends nothing, which is no lag)."""
+        row = await conn.fetchrow(REPLICA_STATUS, timeout=timeout)
+        return int(row[0] if row[0] is not None else -1), float(row[1] or 0.0), bool(row[2])
+
+    def replica_conflict(self, exc: BaseException) -> bool:
+        return isinstance(exc, asyncpg.PostgresError) and getattr(exc, "sqlstate", None) == "40001" and \
+            "recovery" in str(exc)
 
 
 def connect_kwargs(url: Any) -> dict:

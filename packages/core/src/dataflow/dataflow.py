@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from . import kailash_boundary, workflows
+from . import kailash_boundary, replicas, workflows
 from .backend import Backend
 from .errors import ConfigurationError, ModelError, SchemaError
 from .events import EventBus
@@ -51,6 +51,7 @@ OPTIONS = {
                           "(backends with the row_level_security capability: PostgreSQL)",
     "log_level": "level of the 'dataflow' loggers, e.g. 'INFO' (nothing else is configured)",
     "log_config": "a LoggingConfig (LoggingConfig.production() / .development()), applied at construction",
+    **replicas.OPTIONS,
 }
 
 
@@ -92,6 +93,8 @@ class DataFlow:
         if options.get("row_level_security") and not self.backend.capabilities.row_level_security:
             raise ConfigurationError(f"row_level_security=True needs a backend that enforces it (PostgreSQL); "
                                      f"{self.backend.name!r} does not. DataFlow's own tenant scoping applies everywhere.")
+        self.read_replicas = replicas.configure(self, options)
+        """The read-replica router (``.stats()``), or None without ``read_urls`` (see dataflow.replicas)."""
         self.models: dict[str, ModelSpec] = {}
         self._nodes: dict[str, dict[str, type]] = {}
         self._pending: list[ModelSpec] = []

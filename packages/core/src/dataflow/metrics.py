@@ -81,9 +81,12 @@ class OperationMetrics:
 
 
 def snapshot(db: DataFlow) -> dict[str, Any]:
-    """``db.metrics()``: the operation metrics and the backend's pool figures."""
-    return {"backend": db.backend.name, "database": db.url.masked(), "operations": db._metrics.snapshot(),
-            "pool": dict(db.backend.pool_stats())}
+    """``db.metrics()``: the operation metrics and the backend's pool figures (and read replicas', if any)."""
+    out = {"backend": db.backend.name, "database": db.url.masked(), "operations": db._metrics.snapshot(),
+           "pool": dict(db.backend.pool_stats())}
+    if db.read_replicas is not None:
+        out["replicas"] = db.read_replicas.stats()
+    return out
 
 
 # --- Prometheus exposition ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from .observe import observed
 from .query.ast import TRUE, And, Cmp, Expr, FieldRef
 from .query.order import parse_order
 from .query.parse import parse_filter
+from .replicas import reads
 from .rows import RowWriter, filter_text_problem, now, printable
 from .tenancy import require_tenant
 from .transactions import foreign_loop, on_home_loop
@@ -174,6 +175,7 @@ class Operations:
         return (await backend.insert(model, [row], returning=True))[0]
 
     @atomic
+    @reads
     async def read(self, model: ModelSpec, params: dict) -> dict:
         include_deleted = bool(params.get("include_deleted", False))
         raise_missing = params.get("raise_on_not_found", True)
@@ -237,6 +239,7 @@ class Operations:
     # --- queries -----------------------------------------------------------------------------------------------------
 
     @atomic
+    @reads
     async def list(self, model: ModelSpec, params: dict, default_limit: int = DEFAULT_LIST_LIMIT) -> dict:
         include_deleted = bool(params.get("include_deleted", False))
         where = self._filter(model, params.get("filter"), include_deleted)
@@ -253,6 +256,7 @@ class Operations:
         return {"records": rows, "count": len(rows), "limit": limit, "offset": offset, "has_more": has_more}
 
     @atomic
+    @reads
     async def count(self, model: ModelSpec, params: dict) -> dict:
         where = self._filter(model, params.get("filter"), bool(params.get("include_deleted", False)))
         backend = await self._backend(model)

@@ -106,6 +106,27 @@ class SQLDriver(ABC):
     def rolled_back_to_savepoint(self, state: Any) -> None:  # noqa: B027 - optional
         """A transaction rolled back to a savepoint: forget session state set after it."""
 
+    # --- read replicas (dataflow.replicas) ------------------------------------------------------------------
+    replicas: ClassVar[bool] = False
+    """This driver implements the four methods below, so ``DataFlow(url, read_urls=[...])`` is accepted."""
+
+    def for_replica(self, url: Any) -> SQLDriver:
+        """A driver like this one (same options) connecting to the replica at ``url`` instead."""
+        raise NotImplementedError
+
+    async def write_position(self, conn: Any, sql: str, arg: Any, timeout: float | None) -> int | None:
+        """On the primary: its write position now (PostgreSQL: the WAL insert LSN), which a replica must reach
+        to have every write committed before this call; None when it cannot be known."""
+        return None
+
+    async def replica_status(self, conn: Any, timeout: float | None) -> tuple[int, float, bool]:
+        """On a replica: ``(position it has replayed, lag in seconds, still a replica)``."""
+        raise NotImplementedError
+
+    def replica_conflict(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a replica cancelling a read for its replay (then the primary answers instead)."""
+        return False
+
     # --- errors ------------------------------------------------------------------------------------------------
 
     @abstractmethod

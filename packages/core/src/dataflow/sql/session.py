@@ -24,12 +24,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..pools import LoopPools
+from ..replicas import READING
 from ..runner import run_on
 from ..session import StatementPath
 from ..transactions import SQLTransactionHandle, TransactionError
 from .shared import SharedConnection
 
 if TYPE_CHECKING:
+    from ..replicas import ReadRouter
     from .backend import SQLBackend
     from .driver import SQLDriver
 
@@ -50,6 +52,8 @@ class SQLSession(StatementPath):
         self.opened: weakref.WeakSet[Any] = weakref.WeakSet()
         """Connections plugins were told about (``dataflow_connection_opened``); told again before they close."""
         self._held: list[Any] = []
+        self.router: ReadRouter | None = None
+        """Where reads outside transactions go when the DataFlow has read replicas (:mod:`dataflow.replicas`)."""
 
     # --- statements ---------------------------------------------------------------------------------------------
 
@@ -110,6 +114,19 @@ class SQLSession(StatementPath):
             if home is not None and home is not asyncio.get_running_loop():
                 return await run_on(_running(home), self._pinned(pinned, fn, sql, arg, timeout))
             return await self._pinned(pinned, fn, sql, arg, timeout)
+        router = self.router
+        if router is None:
+            return await self._primary(fn, sql, arg, timeout)
+        if READING.get():
+            return await router.read(fn, sql, arg, timeout)
+        try:
+            return await self._primary(fn, sql, arg, timeout)
+        finally:
+            if _writes(sql):
+                router.wrote()
+
+    async def _primary(self, fn: Any, sql: str, arg: Any, timeout: float | None) -> Any:
+        """A statement outside any bound transaction, on a pooled connection to the primary."""
         if self.implicit_transactions:
             async with self.backend.transaction():
                 return await self._dispatch(fn, sql, arg, None, timeout)
@@ -141,6 +158,8 @@ class SQLSession(StatementPath):
         async with pinned.lock:  # nodes of one workflow level may share a transaction concurrently
             if self.driver.configures_pinned:
                 await self.driver.on_pinned(pinned)
+            if self.router is not None and _writes(sql):
+                pinned.wrote = True
             return await fn(pinned.conn, sql, arg, timeout)
 
     async def acquire(self, pool: Any) -> Any:
@@ -183,6 +202,8 @@ class SQLSession(StatementPath):
         try:
             async with tx.lock:
                 await how(tx.conn, tx.state)
+            if tx.wrote and self.router is not None:
+                self.router.wrote()  # committed (or rolled back): reads after this must see it
         except BaseException:
             self.driver.discard(tx.conn)  # in an unknown state: the server rolls back what a closed connection left
             raise
@@ -224,6 +245,8 @@ class SQLSession(StatementPath):
 
     async def close(self) -> None:
         self.announce_closing()
+        if self.router is not None:
+            await self.router.close()
         if self.shared is not None:
             self.shared.close()
         else:
@@ -231,6 +254,8 @@ class SQLSession(StatementPath):
 
     def close_sync(self) -> None:
         self.announce_closing()
+        if self.router is not None:
+            self.router.close_sync()
         if self.shared is not None:
             self.shared.close()
         else:
@@ -258,6 +283,8 @@ class SQLTransaction(SQLTransactionHandle):
         super().__init__(isolation_level)
         self.session, self.pool, self.conn, self.state, self.loop = session, pool, conn, state, loop
         self.lock: Any = asyncio.Lock()
+        self.wrote = False
+        """A statement that may write ran in it (counted at its end for read-your-writes on replicas)."""
 
     async def _commit(self) -> None:
         await self._end("COMMIT", self.session.driver.commit)
@@ -276,6 +303,11 @@ class SQLTransaction(SQLTransactionHandle):
     async def rollback_to(self, name: str) -> None:
         await super().rollback_to(name)
         self.session.driver.rolled_back_to_savepoint(self.state)
+
+
+def _writes(sql: str) -> bool:
+    """Whether a statement may write (anything but a SELECT): read-your-writes counts these."""
+    return sql[:6].upper() != "SELECT" and sql.lstrip()[:6].upper() != "SELECT"
 
 
 def _running(loop: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:

@@ -1,0 +1,351 @@
+"""Read replicas: reads outside transactions go to standby servers, everything else to the primary.
+
+``DataFlow(url, read_urls=[standby1, standby2])`` (or the reference's ``read_url=standby``) keeps the
+primary for writes and sends the statements of Read, List and Count (nodes and express) to a replica when:
+
+* the call is not inside a transaction (a workflow transaction, ``db.transaction()``, or a unit of work):
+  a bound transaction pins every statement to its primary connection (:mod:`dataflow.sql.session`);
+* the call did not ask for ``use_primary=True``;
+* a replica is usable: not marked down (a failed connection marks it down for ``replica_retry_after``
+  seconds), not lagging more than ``replica_max_lag`` seconds (measured on the replica, at most once per
+  :data:`CHECK_EVERY` seconds), and caught up with this DataFlow's own writes (below).
+
+**Read-your-writes, per DataFlow instance.** The context is the DataFlow instance: once a write made
+through it has returned (or a transaction through it has committed), every later read through the same
+instance, from any task, thread or runtime, sees that write. After a write the next routed read asks the
+primary for its WAL insert position (``pg_current_wal_insert_lsn()``, which covers commits made with
+``synchronous_commit=off`` too), then waits up to ``replica_wait`` seconds for a replica whose
+``pg_last_wal_replay_lsn()`` has passed it, and otherwise reads from the primary. Reads with no write
+since the last check pay nothing. Writes made by other processes or other DataFlow instances are seen as
+soon as the replica has replayed them, bounded by ``replica_max_lag``.
+
+Replicas are chosen round-robin (``read_policy="round_robin"``, the default) or by the smallest measured
+lag (``read_policy="least_lag"``). A replica that has been promoted (no longer in recovery) keeps serving
+reads that need none of this DataFlow's later writes (during a failover, reads stay available while the
+old primary is gone): its position stays where its replay stopped, so a write through this DataFlow after
+the promotion is read from the primary. Tenancy holds unchanged:
+DataFlow's tenant scoping is part of every statement, and under row-level security a routed read runs in
+a transaction on the replica that sets ``dataflow.tenant_id`` first, as on the primary.
+
+Backends: PostgreSQL (its driver implements :meth:`~dataflow.sql.driver.SQLDriver.for_replica` and the
+two WAL positions). Other backends refuse ``read_urls`` with a :class:`ConfigurationError` (see
+docs/scaling.md): SQLite has no servers to replicate to, MongoDB routes reads itself with
+``readPreference=`` in its URL, and MariaDB routing is not implemented.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import itertools
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError, DataFlowError, ValidationError
+from .pools import LoopPools
+from .urls import parse_url
+
+if TYPE_CHECKING:
+    from .dataflow import DataFlow
+    from .sql.session import SQLSession
+
+#: seconds between two status checks of a replica (lag, position, recovery)
+CHECK_EVERY = 1.0
+#: the options DataFlow accepts for replicas, with what they mean
+OPTIONS = {
+    "read_urls": "read replicas (standby servers of the primary): reads outside transactions go there "
+                 "(PostgreSQL; see docs/scaling.md)",
+    "read_url": "one read replica (the 2.x name); same as read_urls=[read_url]",
+    "read_policy": "'round_robin' (default) or 'least_lag': how a replica is chosen for a read",
+    "replica_max_lag": "seconds a replica may lag behind the primary before it is skipped (default 5)",
+    "replica_wait": "seconds a read waits for a replica to replay this DataFlow's own writes before it "
+                    "reads from the primary instead (default 0.5)",
+    "replica_retry_after": "seconds a replica that failed is skipped before it is tried again (default 5)",
+}
+POLICIES = ("round_robin", "least_lag")
+
+READING: contextvars.ContextVar[bool] = contextvars.ContextVar("dataflow_routed_read", default=False)
+"""True while a Read/List/Count operation that may use a replica runs (set by :func:`reads`)."""
+
+_MISS = object()  # a replica could not serve this read: try the next, then the primary
+_log = logging.getLogger("dataflow.replicas")
+
+
+@dataclass
+class Replica:
+    """One standby: its driver, its pools, and what its last status check said."""
+
+    url: Any
+    driver: Any
+    pools: LoopPools
+    position: int = -1
+    """The primary's WAL position it has replayed (where replay stopped, once promoted); -1 before the first
+    check."""
+    lag: float = 0.0
+    in_recovery: bool = True
+    checked: float = float("-inf")
+    down_until: float = float("-inf")
+    reads: int = 0
+    failures: int = 0
+
+    def usable(self, now: float, max_lag: float) -> bool:
+        return now >= self.down_until and self.lag <= max_lag
+
+
+class ReadRouter:
+    """Routes one SQL backend's reads to its replicas (``session.router``); see the module."""
+
+    def __init__(self, session: SQLSession, urls: Sequence[Any], *, policy: str, max_lag: float, wait: float,
+                 retry_after: float) -> None:
+        self.session = session
+        self.policy, self.max_lag, self.wait, self.retry_after = policy, max_lag, wait, retry_after
+        self.replicas = [self._replica(url) for url in urls]
+        self._turn = itertools.count()
+        self.writes = 0
+        """Writes (and commits) through this DataFlow that have returned."""
+        self.synced = 0
+        """How many of them :attr:`target` covers."""
+        self.target = -1
+        """The primary's WAL position after the writes counted in :attr:`synced`: a replica must reach it."""
+        self.fallbacks = 0
+        self.waits = 0
+
+    def _replica(self, url: Any) -> Replica:
+        driver = self.session.driver.for_replica(url)
+        pools = LoopPools(driver.create_pool, driver.close_pool, driver.terminate_pool,
+                          f"{self.session.backend.name} replica", self.session.io)
+        return Replica(url, driver, pools)
+
+    # --- the hooks the session calls -----------------------------------------------------------------------
+
+    def wrote(self) -> None:
+        """A statement that may have written, or a commit, has returned on the primary."""
+        self.writes += 1
+
+    async def read(self, fn: Any, sql: str, arg: Any, timeout: float | None) -> Any:
+        """Run a read statement on a replica that can serve it, else on the primary."""
+        if self.writes > self.synced:
+            if not await self._sync():
+                return await self._primary(fn, sql, arg, timeout)
+        need, now = self.target, time.monotonic()
+        candidates = [r for r in self.replicas if r.usable(now, self.max_lag)]
+        if len(candidates) > 1:
+            candidates = self._ordered(candidates)
+        for index, replica in enumerate(candidates):
+            wait = self.wait if index == len(candidates) - 1 else 0.0  # only the last one is waited for
+            result = await self._on(replica, fn, sql, arg, timeout, need, wait)
+            if result is not _MISS:
+                replica.reads += 1
+                return result
+        return await self._primary(fn, sql, arg, timeout)
+
+    # --- choosing ------------------------------------------------------------------------------------------------
+
+    def _ordered(self, candidates: list[Replica]) -> list[Replica]:
+        """Those caught up with :attr:`target` first; among them by policy (round-robin or least lag)."""
+        start = next(self._turn) % len(candidates)
+        rotated = candidates[start:] + candidates[:start]
+        if self.policy == "least_lag":
+            rotated.sort(key=lambda r: r.lag)
+        return sorted(rotated, key=lambda r: r.position < self.target)  # stable: keeps the policy's order
+
+    async def _sync(self) -> bool:
+        """Learn the primary's WAL position now, which covers every write counted so far; False if it failed."""
+        seen = self.writes
+        driver = self.session.driver
+        try:
+            position = await self.session._primary(driver.write_position, "SELECT pg_current_wal_insert_lsn()",
+                                                   None, self.wait or None)
+        except Exception as exc:  # the read itself goes to the primary, which reports what is wrong
+            _log.debug("cannot read the primary's WAL position (%s): reading from the primary", type(exc).__name__)
+            return False
+        if position is None:
+            return False
+        self.target = max(self.target, position)
+        self.synced = max(self.synced, seen)
+        return True
+
+    async def _primary(self, fn: Any, sql: str, arg: Any, timeout: float | None) -> Any:
+        self.fallbacks += 1
+        return await self.session._primary(fn, sql, arg, timeout)
+
+    # --- one replica ------------------------------------------------------------------------------------------
+
+    async def _on(self, replica: Replica, fn: Any, sql: str, arg: Any, timeout: float | None, need: int,
+                  wait: float) -> Any:
+        loop = asyncio.get_running_loop()
+        pool = replica.pools.here(loop)
+        if pool is None:
+            try:
+                pool = await replica.pools.local(loop)
+            except Exception as exc:
+                return self._down(replica, exc)
+            if pool is None:  # a short-lived loop: the I/O thread's pool serves it
+                return await self.session.io.call(self._on(replica, fn, sql, arg, timeout, need, wait))
+        driver = replica.driver
+        try:
+            conn = await driver.acquire(pool)
+        except Exception as exc:
+            return self._down(replica, exc)
+        try:
+            if not await self._ready(replica, conn, need, wait):
+                return _MISS
+            if self.session.implicit_transactions:  # row-level security: the tenant is set in the transaction
+                state = await driver.begin(conn, None)
+                try:
+                    result = await fn(conn, sql, arg, timeout)
+                except BaseException:
+                    await driver.rollback(conn, state)
+                    raise
+                await driver.commit(conn, state)
+                return result
+            return await fn(conn, sql, arg, timeout)
+        except Exception as exc:
+            if driver.is_disconnect(exc):
+                driver.discard(conn)
+                return self._down(replica, exc)
+            if driver.replica_conflict(exc):  # cancelled by the replay of WAL: the primary answers instead
+                return _MISS
+            raise
+        finally:
+            await driver.release(pool, conn)
+
+    async def _ready(self, replica: Replica, conn: Any, need: int, wait: float) -> bool:
+        """Check the replica's status when due or when it must reach ``need``; wait up to ``wait`` for it."""
+        now = time.monotonic()
+        if replica.position >= need and now - replica.checked < CHECK_EVERY:
+            return True
+        deadline, pause = now + wait, 0.001
+        while True:
+            await self._check(replica, conn)
+            if replica.lag > self.max_lag:
+                return False
+            if replica.position >= need:
+                return True
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            self.waits += 1
+            await asyncio.sleep(min(pause, deadline - now))
+            pause = min(pause * 2, 0.02)
+
+    async def _check(self, replica: Replica, conn: Any) -> None:
+        position, lag, in_recovery = await replica.driver.replica_status(conn, CHECK_EVERY + self.wait)
+        replica.position, replica.lag, replica.checked = position, lag, time.monotonic()
+        if replica.in_recovery and not in_recovery:
+            _log.warning("read replica %s is no longer in recovery (promoted): it serves reads, and this DataFlow's "
+                         "own writes are read from the primary until it has them", replica.url.masked())
+        replica.in_recovery = in_recovery
+
+    def _down(self, replica: Replica, exc: BaseException) -> Any:
+        replica.down_until = time.monotonic() + self.retry_after
+        replica.failures += 1
+        replica.checked = float("-inf")
+        message = exc.message if isinstance(exc, DataFlowError) else type(exc).__name__
+        _log.warning("read replica %s is skipped for %g s: %s", replica.url.masked(), self.retry_after, message)
+        return _MISS
+
+    # --- reporting and lifecycle -----------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Reads served by each replica, reads that fell back to the primary, waits for replay."""
+        now = time.monotonic()
+        return {
+            "fallbacks_to_primary": self.fallbacks, "replay_waits": self.waits,
+            "replicas": [{"url": r.url.masked(), "reads": r.reads, "failures": r.failures, "lag_seconds": r.lag,
+                          "in_recovery": r.in_recovery, "down": now < r.down_until} for r in self.replicas],
+        }
+
+    async def close(self) -> None:
+        for replica in self.replicas:
+            await replica.pools.close()
+
+    def close_sync(self) -> None:
+        for replica in self.replicas:
+            replica.pools.close_sync()
+
+
+# --- configuration ----------------------------------------------------------------------------------------------
+
+
+def _number(options: dict, name: str, default: float) -> float:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigurationError(f"{name} must be a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
+def configure(df: DataFlow, options: dict) -> ReadRouter | None:
+    """The router for ``read_urls``/``read_url`` (None without replicas), attached to the backend's session."""
+    urls = options.get("read_urls")
+    single = options.get("read_url")
+    if urls is not None and single is not None:
+        raise ConfigurationError("pass read_urls=[...] or read_url=..., not both")
+    if single is not None:
+        urls = [single]
+    if isinstance(urls, str):
+        raise ConfigurationError("read_urls must be a list of URLs, e.g. read_urls=['postgresql://…@standby/db']")
+    unused = [k for k in ("read_policy", "replica_max_lag", "replica_wait", "replica_retry_after") if k in options]
+    if not urls:
+        if unused:
+            raise ConfigurationError(f"{', '.join(unused)} need read replicas: pass read_urls=[...]")
+        return None
+    policy = options.get("read_policy", "round_robin")
+    if policy not in POLICIES:
+        raise ConfigurationError(f"read_policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    parsed = [parse_url(u) if isinstance(u, str) else u for u in urls]
+    backend = df.backend
+    session = getattr(backend, "session", None)
+    driver = getattr(session, "driver", None)
+    if driver is None or not getattr(driver, "replicas", False):
+        raise ConfigurationError(
+            f"read replicas need a backend that routes reads to them (PostgreSQL); the {backend.name!r} backend "
+            f"does not ({_why_not(backend.name)}). Drop read_urls/read_url, or see docs/scaling.md")
+    for url in parsed:
+        if df.host.backends.for_scheme(url.scheme, url.masked()) is not type(backend):
+            raise ConfigurationError(f"read replica {url.masked()} is not a {backend.name} URL like the primary's "
+                                     f"({df.url.masked()})")
+    router = ReadRouter(session, parsed, policy=policy, max_lag=_number(options, "replica_max_lag", 5.0),
+                        wait=_number(options, "replica_wait", 0.5),
+                        retry_after=_number(options, "replica_retry_after", 5.0))
+    session.router = router
+    return router
+
+
+def _why_not(name: str) -> str:
+    return {"sqlite": "an embedded database file has no servers to read from",
+            "mongo": "put readPreference=secondaryPreferred in the MongoDB URL: the driver routes reads itself",
+            "mysql": "MariaDB/MySQL read routing is not implemented yet"}.get(name, "it has no read routing")
+
+
+# --- the operations that may read from a replica --------------------------------------------------------------------
+
+
+def reads(method: Any) -> Any:
+    """Mark a read operation ``(self, model, params)`` as routable; ``params["use_primary"]`` opts out.
+
+    The model's table is ensured first (DDL always runs on the primary), then the operation runs with
+    :data:`READING` set, which the session honours only outside transactions."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, model: Any, params: dict, *args: Any, **kwargs: Any) -> Any:
+        use_primary = params.get("use_primary", False)
+        if not isinstance(use_primary, bool):
+            raise ValidationError(f"{model.name}: use_primary must be True or False, got {use_primary!r}")
+        if use_primary or self.df.read_replicas is None or READING.get():
+            return await method(self, model, params, *args, **kwargs)
+        await self._backend(model)
+        token = READING.set(True)
+        try:
+            return await method(self, model, params, *args, **kwargs)
+        finally:
+            READING.reset(token)
+
+    return wrapper
+
+
+__all__ = ["OPTIONS", "READING", "ReadRouter", "Replica", "configure", "reads"]
