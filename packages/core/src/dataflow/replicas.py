@@ -131,13 +131,15 @@ class ReadRouter:
         if self.writes > self.synced:
             if not await self._sync():
                 return await self._primary(fn, sql, arg, timeout)
-        need, now = self.target, time.monotonic()
-        candidates = [r for r in self.replicas if r.usable(now, self.max_lag)]
-        if len(candidates) > 1:
-            candidates = self._ordered(candidates)
+        need, now, replicas = self.target, time.monotonic(), self.replicas
+        if len(replicas) == 1:  # the common case, without building lists
+            candidates = replicas if replicas[0].usable(now, self.max_lag) else []
+        else:
+            candidates = self._ordered([r for r in replicas if r.usable(now, self.max_lag)])
+        last = len(candidates) - 1
         for index, replica in enumerate(candidates):
-            wait = self.wait if index == len(candidates) - 1 else 0.0  # only the last one is waited for
-            result = await self._on(replica, fn, sql, arg, timeout, need, wait)
+            wait = self.wait if index == last else 0.0  # only the last one is waited for
+            result = await self._on(replica, fn, sql, arg, timeout, need, wait, now)
             if result is not _MISS:
                 replica.reads += 1
                 return result
@@ -176,7 +178,7 @@ class ReadRouter:
     # --- one replica ------------------------------------------------------------------------------------------
 
     async def _on(self, replica: Replica, fn: Any, sql: str, arg: Any, timeout: float | None, need: int,
-                  wait: float) -> Any:
+                  wait: float, now: float) -> Any:
         loop = asyncio.get_running_loop()
         pool = replica.pools.here(loop)
         if pool is None:
@@ -185,14 +187,15 @@ class ReadRouter:
             except Exception as exc:
                 return self._down(replica, exc)
             if pool is None:  # a short-lived loop: the I/O thread's pool serves it
-                return await self.session.io.call(self._on(replica, fn, sql, arg, timeout, need, wait))
+                return await self.session.io.call(self._on(replica, fn, sql, arg, timeout, need, wait, now))
         driver = replica.driver
         try:
             conn = await driver.acquire(pool)
         except Exception as exc:
             return self._down(replica, exc)
         try:
-            if not await self._ready(replica, conn, need, wait):
+            if (replica.position < need or now - replica.checked >= CHECK_EVERY) and \
+                    not await self._ready(replica, conn, need, wait):
                 return _MISS
             if self.session.implicit_transactions:  # row-level security: the tenant is set in the transaction
                 state = await driver.begin(conn, None)
@@ -215,11 +218,8 @@ class ReadRouter:
             await driver.release(pool, conn)
 
     async def _ready(self, replica: Replica, conn: Any, need: int, wait: float) -> bool:
-        """Check the replica's status when due or when it must reach ``need``; wait up to ``wait`` for it."""
-        now = time.monotonic()
-        if replica.position >= need and now - replica.checked < CHECK_EVERY:
-            return True
-        deadline, pause = now + wait, 0.001
+        """Check the replica's status (due, or it must reach ``need``); wait up to ``wait`` for it to reach it."""
+        deadline, pause = time.monotonic() + wait, 0.001
         while True:
             await self._check(replica, conn)
             if replica.lag > self.max_lag:
@@ -338,7 +338,8 @@ def reads(method: Any) -> Any:
             raise ValidationError(f"{model.name}: use_primary must be True or False, got {use_primary!r}")
         if use_primary or self.df.read_replicas is None or READING.get():
             return await method(self, model, params, *args, **kwargs)
-        await self._backend(model)
+        if model.name not in self.df._ready_models or self.df.closed:
+            await self._backend(model)
         token = READING.set(True)
         try:
             return await method(self, model, params, *args, **kwargs)
