@@ -16,15 +16,18 @@ rotating every round):
 Two reads: by primary key (``express.read``) and a filtered, ordered List of 20 rows. The target (issue 16)
 is routed ≤ 1.05 × direct. For information, a write followed at once by a read of it (read-your-writes:
 the WAL position of the primary, then a standby that has replayed it, or the primary) against the same pair
-on a DataFlow without replicas. Prints medians and ratios; asserts nothing.
+on a DataFlow without replicas. Prints medians (wall time and the process's CPU time per call), Python
+function calls per read (cProfile), and ratios; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import platform
+import pstats
 import statistics
 import time
 import warnings
@@ -68,6 +71,16 @@ async def compare(paths: dict, calls: int, rounds: int) -> dict[str, tuple[float
             results[name].append(await timed(paths[name], calls))
     return {name: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values))
             for name, values in results.items()}
+
+
+async def function_calls(db: DataFlow, key, n: int = 500) -> float:
+    """Python function calls per ``express.read`` (cProfile): a cost measure the machine's load does not move."""
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(n):
+        await db.express.read("Item", key())
+    profile.disable()
+    return pstats.Stats(profile).total_calls / n
 
 
 async def run(args: argparse.Namespace, primary: PostgresServer, standby: PostgresStandby) -> None:
@@ -121,6 +134,7 @@ async def run(args: argparse.Namespace, primary: PostgresServer, standby: Postgr
 
     ryw = await compare({"routed": lambda: write_then_read(routed), "primary only": lambda: write_then_read(plain)},
                         max(20, args.calls // 4), args.rounds)
+    calls = {name: await function_calls(db, key) for name, db in (("routed", routed), ("direct", direct))}
     stats = routed.read_replicas.stats()
     await raw.close()
     for db in (routed, direct, plain):
@@ -138,6 +152,8 @@ async def run(args: argparse.Namespace, primary: PostgresServer, standby: Postgr
             print(f"{title}, {what}: routed {ms(result['routed'][i])}, direct {ms(result['direct'][i])}, raw "
                   f"{ms(result['raw'][i])}; routed / direct {ratio:.3f} (target <= 1.05: "
                   f"{'met' if ratio <= 1.05 else 'NOT met'}), direct / raw {result['direct'][i] / result['raw'][i]:.2f}")
+    print(f"function calls per read by id: routed {calls['routed']:.1f}, direct {calls['direct']:.1f}, ratio "
+          f"{calls['routed'] / calls['direct']:.3f}")
     print(f"update then read it (read-your-writes), wall: routed {ms(ryw['routed'][0])}, primary only "
           f"{ms(ryw['primary only'][0])}, ratio {ryw['routed'][0] / ryw['primary only'][0]:.2f} (info)")
 
