@@ -77,6 +77,7 @@ def test_reads_reach_the_standby(urls, standby):
             assert db.express_sync.count("Item", {"qty": {"$gte": 2}}) == 3
             assert db.express_sync.read("Item", ids[0])["name"] == "n0"
         assert replica_reads(db) == 60
+        assert db.metrics()["replicas"]["replicas"][0]["pool"]["size"] >= 1
     finally:
         db.close()
     # the standby's own statistics saw the reads: its backends flush them when they exit, once db is closed
@@ -123,6 +124,34 @@ def test_read_your_writes_while_the_standby_replays_nothing(urls, standby):
         assert db.express_sync.count("Item") == 6
         assert replica_reads(db) == served + 1
     finally:
+        db.close()
+
+
+def test_a_standby_lagging_past_the_bound_is_skipped(urls, standby):
+    primary_url, standby_url = urls
+    db = make_db(primary_url, [standby_url], replica_max_lag=0.3)
+    writer = DataFlow(primary_url, namespace="writer")  # another instance: its writes are no write of db's
+
+    @writer.model
+    class Item:
+        name: str
+        qty: int = 0
+
+    try:
+        db.express_sync.create("Item", {"name": "old"})
+        assert db.express_sync.count("Item") == 1
+        served = replica_reads(db)
+        standby.psql("SELECT pg_wal_replay_pause()")
+        try:
+            writer.express_sync.create("Item", {"name": "new"})  # received by the standby, not replayed
+            time.sleep(1.2)  # past the bound and past the status check interval
+            assert db.express_sync.count("Item") == 2  # the standby lags 1 s > 0.3 s: the primary answers
+            assert replica_reads(db) == served
+            assert db.metrics()["replicas"]["replicas"][0]["lag_seconds"] > 0.3
+        finally:
+            standby.psql("SELECT pg_wal_replay_resume()")
+    finally:
+        writer.close()
         db.close()
 
 

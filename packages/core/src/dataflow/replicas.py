@@ -252,12 +252,14 @@ class ReadRouter:
     # --- reporting and lifecycle -----------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Reads served by each replica, reads that fell back to the primary, waits for replay."""
+        """Reads served by each replica (and its connections), reads that fell back to the primary, waits for
+        replay."""
         now = time.monotonic()
         return {
             "fallbacks_to_primary": self.fallbacks, "replay_waits": self.waits,
             "replicas": [{"url": r.url.masked(), "reads": r.reads, "failures": r.failures, "lag_seconds": r.lag,
-                          "in_recovery": r.in_recovery, "down": now < r.down_until} for r in self.replicas],
+                          "in_recovery": r.in_recovery, "down": now < r.down_until, "pool": _pool_stats(r)}
+                         for r in self.replicas],
         }
 
     async def close(self) -> None:
@@ -267,6 +269,15 @@ class ReadRouter:
     def close_sync(self) -> None:
         for replica in self.replicas:
             replica.pools.close_sync()
+
+
+def _pool_stats(replica: Replica) -> dict[str, int]:
+    pools = replica.pools.pools()
+    total = {"pools": len(pools), "size": 0, "in_use": 0, "idle": 0}
+    for pool in pools:
+        for key, value in replica.driver.pool_stats(pool).items():
+            total[key] = total.get(key, 0) + value
+    return total
 
 
 # --- configuration ----------------------------------------------------------------------------------------------
