@@ -89,11 +89,17 @@ class Replica:
     in_recovery: bool = True
     checked: float = float("-inf")
     down_until: float = float("-inf")
+    behind_until: float = float("-inf")
+    """Until then, a read needing a position it has not reached skips it without waiting (it just made one wait)."""
     reads: int = 0
     failures: int = 0
 
-    def usable(self, now: float, max_lag: float) -> bool:
-        return now >= self.down_until and self.lag <= max_lag
+    def usable(self, now: float, max_lag: float, need: int) -> bool:
+        """Not down; not lagging past the bound (checked again once its status is due); not known to be
+        behind ``need`` after a wait that just ran out."""
+        if now < self.down_until or (self.position < need and now < self.behind_until):
+            return False
+        return self.lag <= max_lag or now - self.checked >= CHECK_EVERY
 
 
 class ReadRouter:
@@ -133,9 +139,9 @@ class ReadRouter:
                 return await self._primary(fn, sql, arg, timeout)
         need, now, replicas = self.target, time.monotonic(), self.replicas
         if len(replicas) == 1:  # the common case, without building lists
-            candidates = replicas if replicas[0].usable(now, self.max_lag) else []
+            candidates = replicas if replicas[0].usable(now, self.max_lag, need) else []
         else:
-            candidates = self._ordered([r for r in replicas if r.usable(now, self.max_lag)])
+            candidates = self._ordered([r for r in replicas if r.usable(now, self.max_lag, need)])
         last = len(candidates) - 1
         for index, replica in enumerate(candidates):
             wait = self.wait if index == last else 0.0  # only the last one is waited for
@@ -194,9 +200,15 @@ class ReadRouter:
         except Exception as exc:
             return self._down(replica, exc)
         try:
-            if (replica.position < need or now - replica.checked >= CHECK_EVERY) and \
-                    not await self._ready(replica, conn, need, wait):
-                return _MISS
+            if replica.position < need or now - replica.checked >= CHECK_EVERY:
+                try:
+                    ready = await self._ready(replica, conn, need, wait)
+                except Exception as exc:  # the status query failed or timed out: skip this replica for a while
+                    if driver.is_disconnect(exc):
+                        driver.discard(conn)
+                    return self._down(replica, exc)
+                if not ready:
+                    return _MISS
             if self.session.implicit_transactions:  # row-level security: the tenant is set in the transaction
                 state = await driver.begin(conn, None)
                 try:
@@ -228,6 +240,7 @@ class ReadRouter:
                 return True
             now = time.monotonic()
             if now >= deadline:
+                replica.behind_until = now + CHECK_EVERY  # reads needing as much skip it until its next check
                 return False
             self.waits += 1
             await asyncio.sleep(min(pause, deadline - now))
@@ -237,8 +250,8 @@ class ReadRouter:
         position, lag, in_recovery = await replica.driver.replica_status(conn, CHECK_EVERY + self.wait)
         replica.position, replica.lag, replica.checked = position, lag, time.monotonic()
         if replica.in_recovery and not in_recovery:
-            _log.warning("read replica %s is no longer in recovery (promoted): it serves reads, and this DataFlow's "
-                         "own writes are read from the primary until it has them", replica.url.masked())
+            _log.warning("read replica %s is no longer in recovery (promoted): it keeps serving reads, and what this "
+                         "DataFlow writes from now on is read from the primary", replica.url.masked())
         replica.in_recovery = in_recovery
 
     def _down(self, replica: Replica, exc: BaseException) -> Any:
