@@ -5,7 +5,14 @@ a concurrent transfer checker with killed workers, kailash's TwoPhaseCommitCoord
 from __future__ import annotations
 
 import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 from dataflow import DataFlow
@@ -41,11 +48,19 @@ def pg_b(pg2pc):
     return _new_pg(pg2pc)
 
 
+ROOT = Path(__file__).parent
+
+
 def declare(db: DataFlow) -> None:
     @db.model
     class Account:
         name: str
         balance: int
+
+    @db.model
+    class Transfer:
+        ref: str
+        amount: int
 
 
 async def balances(db: DataFlow) -> dict[str, int]:
@@ -53,19 +68,25 @@ async def balances(db: DataFlow) -> dict[str, int]:
     return {r["name"]: r["balance"] for r in rows}
 
 
+class Pair:
+    def __init__(self, url_a: str, url_b: str) -> None:
+        self.url_a, self.url_b = url_a, url_b
+        self.a = DataFlow(url_a, namespace="orders")
+        self.b = DataFlow(url_b, namespace="billing")
+        declare(self.a)
+        declare(self.b)
+
+
 @pytest.fixture(params=["pg+pg", "pg+mariadb"])
 def pair(request, pg2pc, url_mysql):
-    a = DataFlow(_new_pg(pg2pc), namespace="orders")
-    b = DataFlow(_new_pg(pg2pc) if request.param == "pg+pg" else url_mysql, namespace="billing")
-    declare(a)
-    declare(b)
-    yield a, b
-    a.close()
-    b.close()
+    p = Pair(_new_pg(pg2pc), _new_pg(pg2pc) if request.param == "pg+pg" else url_mysql)
+    yield p
+    p.a.close()
+    p.b.close()
 
 
 def test_commit_on_success(pair):
-    asyncio.run(_commit_on_success(*pair))
+    asyncio.run(_commit_on_success(pair.a, pair.b))
 
 
 async def _commit_on_success(a, b):
@@ -82,7 +103,7 @@ async def _commit_on_success(a, b):
 
 
 def test_exception_aborts_everywhere(pair):
-    asyncio.run(_exception_aborts_everywhere(*pair))
+    asyncio.run(_exception_aborts_everywhere(pair.a, pair.b))
 
 
 async def _exception_aborts_everywhere(a, b):
@@ -92,3 +113,80 @@ async def _exception_aborts_everywhere(a, b):
             await b.express.create("Account", {"name": "bob", "balance": 50})
             raise RuntimeError("boom")
     assert await balances(a) == {} and await balances(b) == {}
+
+
+def test_a_participant_failing_to_prepare_aborts_everywhere(pair):
+    async def go():
+        a, b = pair.a, pair.b
+        await a.express.create("Account", {"name": "alice", "balance": 1})
+        with pytest.raises(PrepareFailedError, match="orders failed to prepare"):
+            async with distributed_transaction(a, b, log=a):
+                await b.express.create("Account", {"name": "bob", "balance": 50})
+                await a.express.create("Account", {"name": "again", "balance": 2})
+                # PostgreSQL cannot prepare a transaction that used a temporary table
+                await a.backend.execute("CREATE TEMP TABLE scratch (i int)", ())
+        assert await balances(a) == {"alice": 1} and await balances(b) == {}
+        assert await a.backend.two_phase().list_in_doubt("df2pc_") == []
+        assert await b.backend.two_phase().list_in_doubt("df2pc_") == []
+
+    asyncio.run(go())
+
+
+def test_sync_twin(pair):
+    a, b = pair.a, pair.b
+    with distributed_transaction_sync(a, b, log=a):
+        a.express_sync.create("Account", {"name": "alice", "balance": 100})
+        b.express_sync.create("Account", {"name": "bob", "balance": 50})
+    assert a.express_sync.count("Account") == 1 and b.express_sync.count("Account") == 1
+    with pytest.raises(KeyError):
+        with distributed_transaction_sync(a, b, log=a):
+            b.express_sync.create("Account", {"name": "carol", "balance": 5})
+            raise KeyError("boom")
+    assert b.express_sync.count("Account") == 1
+
+
+def _worker(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "distributed_worker.py"), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_ready(proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.strip() == "READY":
+            return
+        if not line and proc.poll() is not None:
+            raise AssertionError(f"worker exited: {proc.stderr.read()[-3000:]}")
+    raise AssertionError("worker never got ready")
+
+
+@pytest.mark.parametrize("where", ["prepared", "decided"])
+def test_coordinator_killed_between_prepare_and_commit_then_recovered(pair, where):
+    a, b = pair.a, pair.b
+    a.express_sync.create("Account", {"name": "a0", "balance": 100})
+    b.express_sync.create("Account", {"name": "b0", "balance": 100})
+    proc = _worker("stop", pair.url_a, pair.url_b, where)
+    try:
+        _wait_ready(proc)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+    async def go():
+        in_doubt = [*await a.backend.two_phase().list_in_doubt("df2pc_"),
+                    *await b.backend.two_phase().list_in_doubt("df2pc_")]
+        assert len(in_doubt) == 2 and all("_worker_" in gid for gid in in_doubt)
+        assert await balances(a) == {"a0": 100} and await balances(b) == {"b0": 100}  # not visible yet
+        report = await recover(a, b, log=a)
+        decided = "committed" if where == "decided" else "rolled_back"
+        assert sorted(report[decided]) == sorted(in_doubt)
+        expected = ({"a0": 0}, {"b0": 200}) if where == "decided" else ({"a0": 100}, {"b0": 100})
+        assert (await balances(a), await balances(b)) == expected
+        again = await recover(a, b, log=a)
+        assert again["committed"] == again["rolled_back"] == []
+
+    asyncio.run(go())
