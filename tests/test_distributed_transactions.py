@@ -16,16 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dataflow import DataFlow
+from dataflow import DataFlow, cli
 from dataflow.distributed import (
+    CoordinatorLog,
+    InDoubtError,
     PreparedTransactionsDisabledError,
     PrepareFailedError,
+    TwoPhaseTimeoutError,
     TwoPhaseUnsupportedError,
     distributed_transaction,
     distributed_transaction_sync,
     recover,
 )
+from dataflow.distributed.transport import DataFlowParticipantTransport
+from dataflow.errors import DataFlowError
+from dataflow.tenancy import TenantRequiredError
 from dataflow_testing import PostgresServer
+from kailash.workflow.builder import WorkflowBuilder
 
 
 @pytest.fixture(scope="module")
@@ -201,19 +208,19 @@ def test_coordinator_killed_between_prepare_and_commit_then_recovered(pair):
         _kill(proc)
     assert proc.exitcode == -signal.SIGKILL
 
-    async def go():
-        in_doubt = [*await a.backend.two_phase().list_in_doubt("df2pc_"),
-                    *await b.backend.two_phase().list_in_doubt("df2pc_")]
-        assert len(in_doubt) == 4 and {gid.rsplit("_", 1)[0] for gid in in_doubt} == parked
-        assert await balances(a) == {"a0": 100, "a1": 100}  # nothing visible yet
-        report = await recover(a, b, log=a)
-        assert len(report["committed"]) == 2 and len(report["rolled_back"]) == 2
-        assert await balances(a) == {"a0": 100, "a1": 0}
-        assert await balances(b) == {"b0": 100, "b1": 200}
-        again = await recover(a, b, log=a)
-        assert again["committed"] == again["rolled_back"] == []
+    async def in_doubt():
+        return [*await a.backend.two_phase().list_in_doubt("df2pc_"), *await b.backend.two_phase().list_in_doubt("df2pc_")]
 
-    asyncio.run(go())
+    branches = asyncio.run(in_doubt())
+    assert len(branches) == 4 and {gid.rsplit("_", 1)[0] for gid in branches} == parked
+    assert asyncio.run(balances(a)) == {"a0": 100, "a1": 100}  # nothing visible yet
+    first, second = a.recover(), b.recover(log=a)  # the log is in a
+    assert len(first["committed"] + second["committed"]) == 2
+    assert len(first["rolled_back"] + second["rolled_back"]) == 2
+    assert asyncio.run(balances(a)) == {"a0": 100, "a1": 0}
+    assert asyncio.run(balances(b)) == {"b0": 100, "b1": 200}
+    again = a.recover()
+    assert again["committed"] == again["rolled_back"] == [] and asyncio.run(in_doubt()) == []
 
 
 def test_concurrent_transfers_with_killed_coordinators_conserve_the_total(pair):
@@ -239,8 +246,9 @@ def test_concurrent_transfers_with_killed_coordinators_conserve_the_total(pair):
         while any(not conn.poll() for _p, conn in survivors) and time.monotonic() < deadline:
             await recover(a, b, log=a)  # alongside live coordinators: they learn 'abort' and roll back
             await asyncio.sleep(0.2)
-        outcomes = [_receive(proc, conn, 1) for proc, conn in survivors]
-        await recover(a, b, log=a)
+        return [_receive(proc, conn, 1) for proc, conn in survivors]
+
+    async def check(outcomes):
         assert await a.backend.two_phase().list_in_doubt("df2pc_") == []
         assert await b.backend.two_phase().list_in_doubt("df2pc_") == []
         bal_a, bal_b = await balances(a), await balances(b)
@@ -251,10 +259,177 @@ def test_concurrent_transfers_with_killed_coordinators_conserve_the_total(pair):
         assert all(ledger_a[ref] == -ledger_b[ref] for ref in ledger_a)
         assert sum(bal_a.values()) - 100 * ACCOUNTS == sum(ledger_a.values())  # each transfer applied once
         assert sum(c for c, _f in outcomes) > 0
-        return outcomes
+
+    try:
+        outcomes = asyncio.run(go())
+        assert cli.main(["recover", pair.url_a, pair.url_b, "--log", pair.url_a]) == 0  # the last recovery
+        asyncio.run(check(outcomes))
+    finally:
+        for proc, _conn in workers:
+            _kill(proc)
+
+
+# --- workflows -------------------------------------------------------------------------------------------------------
+
+def _chain(wf: WorkflowBuilder, *steps: tuple) -> WorkflowBuilder:
+    previous = None
+    for node_id, node_type, params in steps:
+        wf.add_node(node_type, node_id, params)
+        if previous is not None:
+            wf.add_connection(previous, "result" if previous not in ("begin",) else "status", node_id, "_after")
+        previous = node_id
+    return wf
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_workflow_scope_and_commit_nodes(pair, fail):
+    a, b = pair.a, pair.b
+    steps = [("begin", "DistributedTransactionScopeNode", {"dataflows": ["orders", "billing"], "log": "orders"}),
+             ("debit", "orders.AccountCreateNode", {"name": "alice", "balance": 10}),
+             ("credit", "billing.AccountCreateNode", {"name": "bob", "balance": 20})]
+    if fail:
+        steps.append(("dup", "billing.AccountCreateNode", {"id": 1, "name": "again", "balance": 0}))
+    steps.append(("commit", "DistributedTransactionCommitNode", {}))
+    wf = _chain(WorkflowBuilder(), *steps)
+    if fail:
+        with pytest.raises(DataFlowError):
+            a.run(wf)
+        assert a.express_sync.count("Account") == 0 and b.express_sync.count("Account") == 0
+    else:
+        results, _ = a.run(wf)
+        assert results["commit"]["status"] == "committed"
+        assert a.express_sync.count("Account") == 1 and b.express_sync.count("Account") == 1
+
+
+@pytest.mark.parametrize("runtime", ["local", "async"])
+def test_kailash_two_phase_commit_coordinator_with_dataflow_participants(pair, runtime):
+    """kailash's TwoPhaseCommitCoordinatorNode prepares and commits real database branches."""
+    a, b = pair.a, pair.b
+    transport = DataFlowParticipantTransport({"orders": a, "billing": b})
+    tid = f"order-{uuid.uuid4().hex[:8]}"
+    wf = _chain(WorkflowBuilder(),
+                ("begin", "DistributedTransactionScopeNode", {"dataflows": ["orders", "billing"], "transaction_id": tid}),
+                ("debit", "orders.AccountCreateNode", {"name": "alice", "balance": 10}),
+                ("credit", "billing.AccountCreateNode", {"name": "bob", "balance": 20}),
+                ("2pc", "TwoPhaseCommitCoordinatorNode", {"transaction_id": tid, "participants": ["orders", "billing"],
+                                                          "transport": transport, "operation": "execute_transaction"}))
+    if runtime == "local":
+        results, _ = a.run(wf)
+    else:
+        results, _ = asyncio.run(a.run_async(wf))
+    assert results["2pc"]["status"] == "success", results["2pc"]
+    assert a.express_sync.count("Account") == 1 and b.express_sync.count("Account") == 1
+    log = asyncio.run(CoordinatorLog(a).entries())
+    assert log[0]["decision"] == "commit" and log[0]["completed_at"]
+
+
+def test_kailash_coordinator_aborts_everywhere_when_a_participant_cannot_prepare(pair):
+    a, b = pair.a, pair.b
+    transport = DataFlowParticipantTransport({"orders": a, "billing": b})
+    tid = f"order-{uuid.uuid4().hex[:8]}"
+    wf = _chain(WorkflowBuilder(),
+                ("begin", "DistributedTransactionScopeNode", {"dataflows": ["orders", "billing"], "transaction_id": tid}),
+                ("debit", "orders.AccountCreateNode", {"name": "alice", "balance": 10}),
+                ("credit", "billing.AccountCreateNode", {"name": "bob", "balance": 20}),
+                ("rb", "TransactionRollbackNode", {"dataflow": "orders"}),  # the orders branch is gone: it votes abort
+                ("2pc", "TwoPhaseCommitCoordinatorNode", {"transaction_id": tid, "participants": ["orders", "billing"],
+                                                          "transport": transport, "operation": "execute_transaction"}))
+    results, _ = a.run(wf)
+    assert results["2pc"]["status"] == "aborted"
+    assert a.express_sync.count("Account") == 0 and b.express_sync.count("Account") == 0
+    assert asyncio.run(b.backend.two_phase().list_in_doubt("df2pc_")) == []
+
+
+# --- refusals, timeouts, tenancy ---------------------------------------------------------------------------------------
+
+def test_databases_that_cannot_prepare_are_refused(tmp_path, pg_a, url_postgres):
+    with DataFlow(pg_a, namespace="orders") as a, DataFlow(f"sqlite:///{tmp_path / 'x.db'}", namespace="local") as s:
+        with pytest.raises(TwoPhaseUnsupportedError, match="cannot prepare transactions"):
+            distributed_transaction(a, s)
+        with pytest.raises(TwoPhaseUnsupportedError):
+            distributed_transaction_sync(s, a)
+    with DataFlow(pg_a, namespace="orders") as a, DataFlow(url_postgres, namespace="plain") as plain:
+        declare(plain)
+
+        async def go():
+            with pytest.raises(PreparedTransactionsDisabledError, match="max_prepared_transactions = 0"):
+                async with distributed_transaction(a, plain, log=a):
+                    pass
+
+        asyncio.run(go())
+
+
+def test_prepare_timeout_aborts_and_recovery_finishes_a_late_prepare(pair, pg2pc):
+    a, b = pair.a, pair.b
+    a.express_sync.count("Account")  # tables exist
+    table = a.get_model("Account").table
+    for statement in ("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); "
+                      "RETURN NULL; END $$",
+                      f"CREATE CONSTRAINT TRIGGER slow_prepare AFTER INSERT ON {table} DEFERRABLE INITIALLY DEFERRED "
+                      "FOR EACH ROW EXECUTE FUNCTION slow()"):
+        pg2pc.psql(statement, database=a.url.database)
+
+    async def go():
+        with pytest.raises(TwoPhaseTimeoutError, match="orders did not prepare within 0.3 s"):
+            async with distributed_transaction(a, b, log=a, prepare_timeout=0.3):
+                await a.express.create("Account", {"name": "alice", "balance": 1})  # its deferred trigger sleeps
+                await b.express.create("Account", {"name": "bob", "balance": 1})
+        await asyncio.sleep(2)  # the server finishes the PREPARE its client gave up on: in doubt, undecided
+        await recover(a, b, log=a)
+        assert await balances(a) == {} and await balances(b) == {}
+        assert await a.backend.two_phase().list_in_doubt("df2pc_") == []
+
+    asyncio.run(go())
+
+
+def test_commit_timeout_leaves_in_doubt_and_recovery_commits(pair):
+    a, b = pair.a, pair.b
+
+    async def go():
+        with pytest.raises(InDoubtError, match="decided 'commit'") as info:
+            async with distributed_transaction(a, b, log=a, commit_timeout=0.3) as tx:
+                await a.express.create("Account", {"name": "alice", "balance": 1})
+                await b.express.create("Account", {"name": "bob", "balance": 1})
+
+                async def unreachable(*_args):  # the second participant stops answering after the decision
+                    await asyncio.sleep(5)
+
+                tx.branches[1].finish = unreachable
+        assert info.value.decision == "commit"
+        assert await balances(a) == {"alice": 1} and await balances(b) == {}
+        report = await recover(a, b, log=a)
+        assert report["committed"] == [f"{info.value.gid}_1"]
+        assert await balances(b) == {"bob": 1}
+
+    asyncio.run(go())
+
+
+def test_tenancy_and_row_level_security_hold_inside(pg2pc):
+    a = DataFlow(pg2pc.create_database(f"t_{uuid.uuid4().hex[:10]}", owner="dataflow_app"), namespace="orders",
+                 multi_tenant=True, row_level_security=True)
+    b = DataFlow(_new_pg(pg2pc), namespace="billing")
+    declare(a)
+    declare(b)
+
+    async def go():
+        async with a.tenant("acme"):
+            async with distributed_transaction(a, b, log=b):
+                await a.express.create("Account", {"name": "acme-1", "balance": 1})
+                await b.express.create("Account", {"name": "for-acme", "balance": 1})
+        async with a.tenant("globex"):
+            assert await balances(a) == {}
+            backend = await a.backend_for("Account")
+            assert await backend.fetch(f"SELECT count(*) FROM {a.get_model('Account').table}", ()) == [(0,)]  # RLS
+        async with a.tenant("acme"):
+            assert await balances(a) == {"acme-1": 1}
+        with pytest.raises(TenantRequiredError):
+            async with distributed_transaction(a, b, log=b):
+                await b.express.create("Account", {"name": "lost", "balance": 1})
+                await a.express.create("Account", {"name": "no-tenant", "balance": 1})
+        assert await balances(b) == {"for-acme": 1}
 
     try:
         asyncio.run(go())
     finally:
-        for proc, _conn in workers:
-            _kill(proc)
+        a.close()
+        b.close()

@@ -282,8 +282,11 @@ EXPECTED_ALL = [
     "UpsertOutcome",
     "ValidationError",
     "dataflow_error",
+    "distributed_transaction",
+    "distributed_transaction_sync",
     "get_current_tenant_id",
     "hookimpl",
+    "recover",
 ]
 
 

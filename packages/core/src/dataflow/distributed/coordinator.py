@@ -20,13 +20,19 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
 from typing import Any
 
 from ..errors import DataFlowError, ValidationError
 from ..transactions import TransactionError, check_isolation
-from .errors import InDoubtError, PrepareFailedError, TwoPhaseAbortedError, TwoPhaseTimeoutError, TwoPhaseUnsupportedError
-from .log import ABORT, COMMIT, CoordinatorLog
+from .errors import (
+    InDoubtError,
+    PrepareFailedError,
+    TwoPhaseAbortedError,
+    TwoPhaseTimeoutError,
+    TwoPhaseUnsupportedError,
+)
+from .log import COMMIT, CoordinatorLog
 from .support import BranchTransaction
 
 _log = logging.getLogger("dataflow.distributed")
@@ -83,6 +89,7 @@ class DistributedTransaction:
         self.branches: list[BranchTransaction] = []
         self.state = "new"
         self._tokens: list[Any] = []
+        self._aliases: list[str] = []
         self._decision_lock = asyncio.Lock()
         self.decision: str | None = None
 
@@ -121,6 +128,16 @@ class DistributedTransaction:
             await self._abort_all()
             raise
         OPEN[self.gid] = self
+
+    def alias(self, name: str) -> None:
+        """Also find this transaction in :data:`OPEN` by ``name`` (kailash's coordinator id), while it is open."""
+        OPEN[name] = self
+        self._aliases.append(name)
+
+    def _forget(self) -> None:
+        for name in [self.gid, *self._aliases]:
+            if OPEN.get(name) is self:
+                del OPEN[name]
 
     def bind(self) -> None:
         """Make each database's statements in this context run in its branch."""
@@ -180,7 +197,7 @@ class DistributedTransaction:
                     decision = None
                 if decision is None:
                     self.state = "in_doubt"
-                    OPEN.pop(self.gid, None)
+                    self._forget()
                     raise InDoubtError(
                         f"distributed transaction {self.gid}: the decision could not be written to the coordinator "
                         f"log ({exc}); every participant stays prepared, and recover() (db.recover(), `dataflow "
@@ -209,7 +226,10 @@ class DistributedTransaction:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         left = [db for db, b in zip(self.dbs, self.branches) if b.phase != "committed"]
-        OPEN.pop(self.gid, None)
+        self._forget()
+        for branch in self.branches:
+            if branch.phase == "prepared":  # let go of it: a prepared XA branch is recoverable once detached
+                branch._drop()
         if left:
             self.state = "in_doubt"
             names = ", ".join(label(db) for db in left)
@@ -218,7 +238,12 @@ class DistributedTransaction:
                 f"distributed transaction {self.gid} is decided 'commit', but {names} did not confirm within "
                 f"{self.commit_timeout:g} s (commit_timeout){': ' + errors if errors else ''}; recover() "
                 "(db.recover(), `dataflow recover`) commits what is left", gid=self.gid, decision=COMMIT)
+        await self.completed()
+
+    async def completed(self) -> None:
+        """Every branch committed: mark the log entry complete, run the callbacks after commit."""
         self.state = "committed"
+        self._forget()
         try:
             await asyncio.wait_for(self.log.complete(self.gid), self.commit_timeout)
         except (Exception, asyncio.TimeoutError):
@@ -232,39 +257,47 @@ class DistributedTransaction:
             raise TransactionError(f"distributed transaction {self.gid} is decided 'commit'; it cannot roll back")
         await self._abort_all()
 
+    async def abort_branch(self, branch: BranchTransaction) -> None:
+        """Roll back one branch, whatever its phase (never after the decision 'commit')."""
+        if self.decision == COMMIT:
+            raise TransactionError(f"distributed transaction {self.gid} is decided 'commit'; it cannot roll back")
+        if branch.phase == "active" and branch.active:
+            await branch.rollback()
+        elif branch.phase == "prepared":
+            await branch.finish(False, self.commit_timeout)
+        elif branch.phase == "unknown":  # its connection was dropped; it may have prepared meanwhile
+            await branch.support.finish_anywhere(branch.gid, False)
+            branch.phase = "rolled_back"
+
     async def _abort_all(self) -> None:
         """Roll back every branch, whatever its phase; failures leave a branch in doubt for recover()."""
-        async def one(branch: BranchTransaction) -> None:
-            if branch.phase == "active" and branch.active:
-                await branch.rollback()
-            elif branch.phase == "prepared":
-                await branch.finish(False, self.commit_timeout)
-            elif branch.phase == "unknown":  # its connection was dropped; it may have prepared meanwhile
-                await branch.support.finish_anywhere(branch.gid, False)
-                branch.phase = "rolled_back"
-
-        results = await asyncio.wait_for(asyncio.gather(*(one(b) for b in self.branches), return_exceptions=True),
-                                         self.commit_timeout) if self.branches else []
+        results = await asyncio.wait_for(
+            asyncio.gather(*(self.abort_branch(b) for b in self.branches), return_exceptions=True),
+            self.commit_timeout) if self.branches else []
         for branch, result in zip(self.branches, results):
             if isinstance(result, BaseException):
                 _log.warning("distributed transaction %s: rolling back branch %s failed (%s); recover() rolls it back",
                              self.gid, branch.gid, result)
         self.state = "rolled_back"
-        OPEN.pop(self.gid, None)
+        self._forget()
 
 
 # --- the context managers ------------------------------------------------------------------------------------------
 
-@asynccontextmanager
-async def distributed_transaction(*dbs: Any, log: Any = None, coordinator: str = "main",
-                                  isolation_level: str | None = None, prepare_timeout: float = 30.0,
-                                  commit_timeout: float = 30.0) -> AsyncIterator[DistributedTransaction]:
+def distributed_transaction(*dbs: Any, log: Any = None, coordinator: str = "main", isolation_level: str | None = None,
+                            prepare_timeout: float = 30.0,
+                            commit_timeout: float = 30.0) -> AbstractAsyncContextManager[DistributedTransaction]:
     """``async with distributed_transaction(db_a, db_b, log=db_a) as tx:`` — all-or-nothing across databases.
 
     ``log``: where decisions are recorded (a DataFlow, a URL or a CoordinatorLog; default the first database).
-    ``coordinator``: a short name embedded in transaction ids (recovery can be limited to it)."""
-    tx = DistributedTransaction(dbs, log, coordinator=coordinator, isolation_level=isolation_level,
-                                prepare_timeout=prepare_timeout, commit_timeout=commit_timeout)
+    ``coordinator``: a short name embedded in transaction ids (recovery can be limited to it). Databases that
+    cannot prepare transactions are refused here, before anything begins."""
+    return _async_scope(DistributedTransaction(dbs, log, coordinator=coordinator, isolation_level=isolation_level,
+                                               prepare_timeout=prepare_timeout, commit_timeout=commit_timeout))
+
+
+@asynccontextmanager
+async def _async_scope(tx: DistributedTransaction) -> AsyncIterator[DistributedTransaction]:
     await tx.begin()
     tx.bind()
     try:
@@ -279,14 +312,17 @@ async def distributed_transaction(*dbs: Any, log: Any = None, coordinator: str =
         await tx.commit()
 
 
-@contextmanager
 def distributed_transaction_sync(*dbs: Any, log: Any = None, coordinator: str = "main",
                                  isolation_level: str | None = None, prepare_timeout: float = 30.0,
-                                 commit_timeout: float = 30.0) -> Iterator[DistributedTransaction]:
+                                 commit_timeout: float = 30.0) -> AbstractContextManager[DistributedTransaction]:
     """The synchronous twin of :func:`distributed_transaction` (``with …:``)."""
-    tx = DistributedTransaction(dbs, log, coordinator=coordinator, isolation_level=isolation_level,
-                                prepare_timeout=prepare_timeout, commit_timeout=commit_timeout)
-    run = dbs[0]._runner.run_on_portal
+    return _sync_scope(DistributedTransaction(dbs, log, coordinator=coordinator, isolation_level=isolation_level,
+                                              prepare_timeout=prepare_timeout, commit_timeout=commit_timeout))
+
+
+@contextmanager
+def _sync_scope(tx: DistributedTransaction) -> Iterator[DistributedTransaction]:
+    run = tx.dbs[0]._runner.run_on_portal
     run(tx.begin())
     tx.bind()
     try:
