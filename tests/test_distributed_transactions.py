@@ -231,7 +231,7 @@ def test_concurrent_transfers_with_killed_coordinators_conserve_the_total(pair):
     a, b = pair.a, pair.b
     a.express_sync.bulk_create("Account", [{"name": f"a{i}", "balance": 100} for i in range(ACCOUNTS)])
     b.express_sync.bulk_create("Account", [{"name": f"b{i}", "balance": 100} for i in range(ACCOUNTS)])
-    workers = [_start("transfers", pair.url_a, pair.url_b, seed, 40) for seed in range(4)]
+    workers = [_start("transfers", pair.url_a, pair.url_b, seed, 15) for seed in range(4)]
 
     async def go():
         for proc, conn in workers:

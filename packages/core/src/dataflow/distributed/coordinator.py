@@ -198,6 +198,8 @@ class DistributedTransaction:
                 if decision is None:
                     self.state = "in_doubt"
                     self._forget()
+                    for branch in self.branches:  # detached, so that recovery can finish them (MySQL XA)
+                        branch._drop()
                     raise InDoubtError(
                         f"distributed transaction {self.gid}: the decision could not be written to the coordinator "
                         f"log ({exc}); every participant stays prepared, and recover() (db.recover(), `dataflow "
