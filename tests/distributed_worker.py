@@ -6,7 +6,7 @@ worker starts in milliseconds. Each reports through ``conn`` (a Pipe end).
 * :func:`park`: two transfers, stopped between the phases: the first with every branch prepared and no
   decision, the second with the decision 'commit' recorded and nothing committed; sends each id, then sleeps
   until killed.
-* :func:`transfers`: ``count`` random transfers between the accounts of the two databases, each a distributed
+* :func:`transfers`: random transfers for ``seconds`` between the accounts of the two databases, each a distributed
   transaction that also records the transfer on both sides; sends ``(committed, failed)`` at the end.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from typing import Any
 
 from dataflow import DataFlow
@@ -71,15 +72,21 @@ async def _park(url_a: str, url_b: str, conn: Any) -> None:
     await asyncio.gather(one(0, "decide"), one(1, "commit_prepared"))
 
 
-def transfers(url_a: str, url_b: str, seed: int, count: int, conn: Any) -> None:
-    asyncio.run(_transfers(url_a, url_b, seed, count, conn))
+def transfers(url_a: str, url_b: str, seed: int, seconds: float, conn: Any) -> None:
+    asyncio.run(_transfers(url_a, url_b, seed, seconds, conn))
 
 
-async def _transfers(url_a: str, url_b: str, seed: int, count: int, conn: Any) -> None:
+async def _transfers(url_a: str, url_b: str, seed: int, seconds: float, conn: Any) -> None:
     a, b = open_pair(url_a, url_b)
+    await a.initialize()
+    await b.initialize()
     rng = random.Random(seed)
     committed = failed = 0
-    for n in range(count):
+    conn.send("started")
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
         amount = rng.randint(1, 20) * rng.choice((1, -1))  # > 0: money moves from b to a
         i, j = rng.randrange(ACCOUNTS), rng.randrange(ACCOUNTS)
         ref = f"w{seed}-{n}"
@@ -94,8 +101,6 @@ async def _transfers(url_a: str, url_b: str, seed: int, count: int, conn: Any) -
             committed += 1
         except DataFlowError:
             failed += 1
-        if n == 0:
-            conn.send("started")
     conn.send((committed, failed))
     await a.close_async()
     await b.close_async()

@@ -161,13 +161,19 @@ def test_sync_twin(pair):
     assert b.express_sync.count("Account") == 1
 
 
+PRELOAD = ["dataflow", "dataflow.distributed", "dataflow.migrations", "dataflow.discovery", "dataflow_postgres.backend",
+           "dataflow_mysql.backend", "dataflow_sqlite.backend", "dataflow_mongo.plugin", "dataflow_pgvector.plugin",
+           "asyncpg", "aiomysql", "sqlalchemy.ext.asyncio", "sqlalchemy.orm", "sqlalchemy.dialects.postgresql",
+           "sqlalchemy.dialects.mysql"]
+
+
 def _forkserver() -> Any:
     """Worker processes fork from a server that imported DataFlow once (importing it takes seconds)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     context = multiprocessing.get_context("forkserver")
     # the server does not apply sys.path (Python 3.11): preload what is installed; children import the worker
-    context.set_forkserver_preload(["dataflow", "dataflow.distributed", "dataflow_postgres", "dataflow_mysql"])
+    context.set_forkserver_preload(PRELOAD)
     return context
 
 
@@ -231,15 +237,15 @@ def test_concurrent_transfers_with_killed_coordinators_conserve_the_total(pair):
     a, b = pair.a, pair.b
     a.express_sync.bulk_create("Account", [{"name": f"a{i}", "balance": 100} for i in range(ACCOUNTS)])
     b.express_sync.bulk_create("Account", [{"name": f"b{i}", "balance": 100} for i in range(ACCOUNTS)])
-    workers = [_start("transfers", pair.url_a, pair.url_b, seed, 15) for seed in range(4)]
+    workers = [_start("transfers", pair.url_a, pair.url_b, seed, 2.0) for seed in range(4)]
 
     async def go():
         for proc, conn in workers:
             assert _receive(proc, conn) == "started"
         victims = workers[:2]
         rng = random.Random(7)
-        for proc, _conn in victims:
-            await asyncio.sleep(rng.uniform(0.05, 0.4))
+        for proc, _conn in victims:  # mid-run: anywhere in a transfer, also between prepare and commit
+            await asyncio.sleep(rng.uniform(0.2, 0.6))
             _kill(proc)
         survivors = workers[2:]
         deadline = time.monotonic() + 60
