@@ -109,9 +109,14 @@ async def _commit_on_success(a, b):
     async with distributed_transaction(a, b, log=a) as tx:
         await a.express.create("Account", {"name": "alice", "balance": 100})
         await b.express.create("Account", {"name": "bob", "balance": 50})
+        # multi-row writes run in a savepoint inside the branch (also inside a MariaDB XA transaction)
+        await b.express.bulk_create("Transfer", [{"ref": "t1", "amount": 1}, {"ref": "t2", "amount": 2}])
+        async with b.transaction():  # a nested block is a savepoint of the branch
+            await b.express.create("Transfer", {"ref": "t3", "amount": 3})
         assert tx.gid.startswith("df2pc_")
     assert await balances(a) == {"alice": 100}
     assert await balances(b) == {"bob": 50}
+    assert await b.express.count("Transfer") == 3
     assert tx.state == "committed"
     entries = await tx.log.entries()
     assert entries[0]["gid"] == tx.gid and entries[0]["decision"] == "commit" and entries[0]["completed_at"]

@@ -132,7 +132,7 @@ class BranchTransaction(SQLTransaction):
         self.check_active()
         self.active = False
         self.phase = "rolled_back"
-        await self.session.run("XA/ROLLBACK", (), self.session.end, self,
+        await self.session.run("ROLLBACK", (), self.session.end, self,
                                lambda conn, state: self.support.abort_active(conn, state, self.gid))
 
     async def prepare(self, timeout: float | None) -> None:
