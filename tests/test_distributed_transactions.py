@@ -85,9 +85,16 @@ class Pair:
         declare(self.b)
 
 
+@pytest.fixture(scope="module")
+def pg_pair_urls(pg2pc):
+    """Two databases for the whole module (creating databases is slow): each test drops what it made."""
+    return _new_pg(pg2pc), _new_pg(pg2pc)
+
+
 @pytest.fixture(params=["pg+pg", "pg+mariadb"])
-def pair(request, pg2pc, url_mysql):
-    p = Pair(_new_pg(pg2pc), _new_pg(pg2pc) if request.param == "pg+pg" else url_mysql)
+def pair(request, pg2pc, pg_pair_urls, url_mysql):
+    url_a, url_b = pg_pair_urls
+    p = Pair(url_a, url_b if request.param == "pg+pg" else url_mysql)
     yield p
 
     async def clean():  # a failed test may leave prepared transactions, which hold locks
@@ -99,6 +106,9 @@ def pair(request, pg2pc, url_mysql):
     asyncio.run(clean())
     p.a.close()
     p.b.close()
+    for url in pg_pair_urls:
+        pg2pc.psql("DROP TABLE IF EXISTS accounts, transfers, dataflow_2pc_log CASCADE; "
+                   "DROP FUNCTION IF EXISTS slow() CASCADE", database=url.rsplit("/", 1)[1])
 
 
 def test_commit_on_success(pair):
