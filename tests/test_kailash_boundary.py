@@ -180,7 +180,9 @@ DOCUMENTED = {
     "kailash.workflow.builder": {"WorkflowBuilder"},
     "kailash.sdk_exceptions": {"NodeExecutionError"},
     "kailash.workflow.graph": {"Workflow"},  # what WorkflowBuilder.build() returns
-    "kailash.events": {"DomainEvent"},  # the event type of kailash's event bus, which Nexus's DataFlow bridge reads
+    "kailash.events": {"DomainEvent"},
+    # the 2PC coordinator's participant transport protocol (its module's __all__)
+    "kailash.nodes.transaction.participant_transport": {"TransportResult"},  # the event type of kailash's event bus, which Nexus's DataFlow bridge reads
 }
 INTERNAL_ATTRIBUTES = {"_workflow_context", "_node_metadata", "f_locals", "_getframe"}
 

@@ -66,6 +66,14 @@ class MySQLBackend(Upserts, BulkInserts, SQLBackend):
 
     # --- dialect and types ------------------------------------------------------------------------------
 
+    def two_phase(self) -> Any:
+        """Prepared transactions, for distributed transactions (:mod:`.twophase`)."""
+        if getattr(self, "_two_phase", None) is None:
+            from .twophase import MySQLTwoPhase
+
+            self._two_phase = MySQLTwoPhase(self)
+        return self._two_phase
+
     def make_dialect(self):
         return mysql.aiomysql.dialect(paramstyle="format")
 

@@ -60,6 +60,14 @@ class PostgresBackend(BulkPaths, SQLBackend):
         """``pg_c_utf8`` on PostgreSQL 17+ (Unicode case mapping for ``$ilike``), learnt at connect."""
         return self.driver.unicode_collation
 
+    def two_phase(self) -> Any:
+        """Prepared transactions, for distributed transactions (:mod:`.twophase`)."""
+        if getattr(self, "_two_phase", None) is None:
+            from .twophase import PostgresTwoPhase
+
+            self._two_phase = PostgresTwoPhase(self)
+        return self._two_phase
+
     def make_dialect(self):
         return postgresql.asyncpg.dialect(paramstyle="numeric_dollar")
 

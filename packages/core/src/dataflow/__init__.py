@@ -9,6 +9,7 @@
 
 from .backend import BACKEND_API_VERSION, Backend, Capabilities, UpsertOutcome
 from .dataflow import DataFlow
+from .distributed import distributed_transaction, distributed_transaction_sync, recover
 from .errors import (
     ConfigurationError,
     DatabaseError,
@@ -57,6 +58,9 @@ __all__ = [
     "UpsertOutcome",
     "ValidationError",
     "dataflow_error",
+    "distributed_transaction",
+    "distributed_transaction_sync",
     "get_current_tenant_id",
     "hookimpl",
+    "recover",
 ]

@@ -154,6 +154,11 @@ class Backend(ABC):
 
         return scope(self, isolation_level)
 
+    def two_phase(self) -> Any:
+        """This backend's prepared transactions (a ``dataflow.distributed.TwoPhaseSupport``), or None when it
+        cannot prepare a transaction: then it cannot take part in a distributed transaction."""
+        return None
+
     # --- data primitives (each is atomic on its own) -------------------------------------------
 
     @abstractmethod

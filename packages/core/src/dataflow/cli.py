@@ -4,6 +4,7 @@
     dataflow migrate MODULE[:ATTR] [--plan | --apply] [--rename Model.old=new] [--backfill Model.field=JSON]
                      [--drop-columns]
     dataflow plugins [--json]
+    dataflow recover URL [URL ...] [--log URL] [--coordinator NAME] [--table NAME] [--json]
 """
 
 from __future__ import annotations
@@ -176,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = sub.add_parser("plugins", help="installed backends and extensions with versions and hooks")
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(func=cmd_plugins)
+    from .distributed.cli import add_recover
+
+    add_recover(sub)
     return parser
 
 

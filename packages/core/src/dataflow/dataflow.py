@@ -284,6 +284,17 @@ class DataFlow:
         finally:
             backend.unbind(token)
 
+    async def recover_async(self, log: Any = None, *, coordinator: str | None = None, timeout: float = 60.0) -> dict:
+        """Resolve this database's in-doubt distributed transactions from the coordinator log ``log`` (default:
+        this database): commit those decided 'commit', roll back the others (:mod:`dataflow.distributed`)."""
+        from .distributed import recover
+
+        return await recover(self, log=log if log is not None else self, coordinator=coordinator, timeout=timeout)
+
+    def recover(self, log: Any = None, *, coordinator: str | None = None, timeout: float = 60.0) -> dict:
+        """The synchronous twin of :meth:`recover_async`."""
+        return self._runner.run(self.recover_async(log, coordinator=coordinator, timeout=timeout))
+
     # --- tenancy -----------------------------------------------------------------------------------------------------
 
     def tenant(self, tenant_id: str) -> TenantScope:

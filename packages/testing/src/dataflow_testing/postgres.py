@@ -26,10 +26,13 @@ class PostgresServer(ServerProcess):
 
     stop_signal = signal.SIGINT  # fast shutdown
 
-    def __init__(self, run_as: str = SYSTEM_USER, vector: bool = True) -> None:
+    def __init__(self, run_as: str = SYSTEM_USER, vector: bool = True, settings: dict[str, object] | None = None) -> None:
+        """``settings``: server settings given as ``-c name=value`` at start, e.g.
+        ``{"max_prepared_transactions": 20}`` (prepared transactions are off by default)."""
         super().__init__()
         self.run_as = run_as
         self.vector = vector
+        self.settings = dict(settings or {})
         self.bindir = self._wheel_bindir()
 
     @staticmethod
@@ -82,7 +85,8 @@ class PostgresServer(ServerProcess):
                 self.proc = subprocess.Popen(
                     [str(self.bindir / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(self.port),
                      "-k", str(self.tmp), "-c", "fsync=off", "-c", "synchronous_commit=off",
-                     "-c", "full_page_writes=off", "-c", "max_connections=200"],
+                     "-c", "full_page_writes=off", "-c", "max_connections=200",
+                     *[arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}")]],
                     stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, **ids)
             deadline = time.monotonic() + timeout
             while self.proc.poll() is None and time.monotonic() < deadline:

@@ -4,5 +4,8 @@ from . import transactions
 from .base import OPERATIONS, DataFlowNode, NodeFailure
 
 transactions.register()
+from ..distributed import nodes as _distributed_nodes  # noqa: E402 - after the transaction nodes it builds on
+
+_distributed_nodes.register()
 
 __all__ = ["OPERATIONS", "DataFlowNode", "NodeFailure"]

@@ -168,12 +168,20 @@ class SQLSession(StatementPath):
 
     # --- transactions --------------------------------------------------------------------------------------------
 
-    async def begin(self, isolation_level: str | None = None, *, timeout: float | None = None) -> SQLTransaction:
-        """A transaction on a connection of its own (not bound: ``Backend.transaction()`` binds)."""
-        what = f"BEGIN ISOLATION LEVEL {isolation_level.replace('_', ' ').upper()}" if isolation_level else "BEGIN"
-        return await self.run(what, (), self._begin_somewhere, isolation_level, timeout=timeout)
+    async def begin(self, isolation_level: str | None = None, *, timeout: float | None = None,
+                    start: Any = None, handle: type[SQLTransaction] | None = None) -> SQLTransaction:
+        """A transaction on a connection of its own (not bound: ``Backend.transaction()`` binds).
 
-    async def _begin_somewhere(self, isolation_level: str | None, timeout: float | None) -> SQLTransaction:
+        ``start(conn, isolation_level)`` replaces the driver's ``begin`` and ``handle`` the handle class (the
+        branches of a distributed transaction, :mod:`dataflow.distributed`)."""
+        what = f"BEGIN ISOLATION LEVEL {isolation_level.replace('_', ' ').upper()}" if isolation_level else "BEGIN"
+        if start is None and handle is None:
+            return await self.run(what, (), self._begin_somewhere, isolation_level, timeout=timeout)
+        return await self.run(what, (), lambda t: self._begin_somewhere(isolation_level, t, start, handle),
+                              timeout=timeout)
+
+    async def _begin_somewhere(self, isolation_level: str | None, timeout: float | None, start: Any = None,
+                               handle: Any = None) -> SQLTransaction:
         if self.shared is not None:
             return await self.shared.begin(isolation_level)
         loop = asyncio.get_running_loop()
@@ -181,17 +189,17 @@ class SQLSession(StatementPath):
         if pool is None:
             pool = await self.pools.local(loop)
         if pool is None:
-            return await self.io.call(self._begin_somewhere(isolation_level, timeout))
+            return await self.io.call(self._begin_somewhere(isolation_level, timeout, start, handle))
         driver = self.driver
         conn = await self.acquire(pool)
         try:
-            state = await driver.begin(conn, isolation_level)
+            state = await (start or driver.begin)(conn, isolation_level)
         except BaseException as exc:
             if driver.is_disconnect(exc):
                 driver.discard(conn)
             await driver.release(pool, conn)
             raise
-        return SQLTransaction(self, pool, conn, state, isolation_level, loop)
+        return (handle or SQLTransaction)(self, pool, conn, state, isolation_level, loop)
 
     async def end(self, tx: SQLTransaction, how: Any, timeout: float | None) -> None:
         """Commit or roll back ``tx`` on its loop, then give its connection back (discarded if that failed)."""
