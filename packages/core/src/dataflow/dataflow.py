@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from . import kailash_boundary, workflows
+from . import kailash_boundary, relations, workflows
 from .backend import Backend
 from .errors import ConfigurationError, ModelError, SchemaError
 from .events import EventBus
@@ -177,6 +177,7 @@ class DataFlow:
     def _register(self, spec: ModelSpec) -> None:
         """Generate, name and register the nodes of a model; its table is ensured at first use."""
         self.host.hook.dataflow_model_declared(model=spec, backend_name=self.backend.name)
+        relations.check_link(self.models, spec)
         generated: dict[str, type] = {}
         for batch in self.host.hook.dataflow_generate_nodes(model=spec, dataflow=self):
             for op, node_cls in batch:
@@ -188,6 +189,7 @@ class DataFlow:
         ownership.claim(self, list(names) + list(aliases), spec.name)
         ownership.register(self, {**names, **aliases})
         self.models[spec.name] = spec
+        relations.link(self.models)
         self._nodes[spec.name] = generated
         if spec.external:
             self._ready_models.add(spec.name)

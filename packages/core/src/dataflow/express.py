@@ -31,10 +31,11 @@ class Express:
     async def create(self, model: Any, data: dict) -> dict:
         return await self._ops.create(self._m(model), data)
 
-    async def read(self, model: Any, id: Any, *, include_deleted: bool = False, raise_on_not_found: bool = False) -> dict | None:
+    async def read(self, model: Any, id: Any, *, include_deleted: bool = False, raise_on_not_found: bool = False,
+                   include: Any = None) -> dict | None:
         """The record, or None when no record has that id (``raise_on_not_found=True`` raises instead)."""
         try:
-            row = await self._ops.read(self._m(model), {"id": id, "include_deleted": include_deleted})
+            row = await self._ops.read(self._m(model), {"id": id, "include_deleted": include_deleted, "include": include})
         except NotFoundError:
             if raise_on_not_found:
                 raise
@@ -42,9 +43,11 @@ class Express:
         row.pop("found", None)
         return row
 
-    async def find_one(self, model: Any, filter: dict | None = None, *, order_by: Any = None) -> dict | None:
+    async def find_one(self, model: Any, filter: dict | None = None, *, order_by: Any = None,
+                       include: Any = None) -> dict | None:
         spec = self._m(model)
-        rows = (await self._ops.list(spec, {"filter": filter, "limit": 1, "order_by": order_by}))["records"]
+        rows = (await self._ops.list(spec, {"filter": filter, "limit": 1, "order_by": order_by,
+                                            "include": include}))["records"]
         return rows[0] if rows else None
 
     async def update(self, model: Any, id: Any, fields: dict) -> dict:
@@ -64,8 +67,9 @@ class Express:
         return True
 
     async def list(self, model: Any, filter: dict | None = None, limit: int = EXPRESS_LIST_LIMIT, offset: int = 0,
-                   order_by: Any = None, *, include_deleted: bool = False) -> list[dict]:
-        params = {"filter": filter, "limit": limit, "offset": offset, "order_by": order_by, "include_deleted": include_deleted}
+                   order_by: Any = None, *, include_deleted: bool = False, include: Any = None) -> list[dict]:
+        params = {"filter": filter, "limit": limit, "offset": offset, "order_by": order_by, "include_deleted": include_deleted,
+                  "include": include}
         return (await self._ops.list(self._m(model), params, EXPRESS_LIST_LIMIT))["records"]
 
     async def count(self, model: Any, filter: dict | None = None, *, include_deleted: bool = False) -> int:

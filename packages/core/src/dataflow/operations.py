@@ -20,6 +20,7 @@ from .errors import (
     UpsertConflictTargetError,
     ValidationError,
 )
+from . import include
 from .model import ModelSpec
 from .observe import observed
 from .query.ast import TRUE, And, Cmp, Expr, FieldRef
@@ -177,11 +178,13 @@ class Operations:
     async def read(self, model: ModelSpec, params: dict) -> dict:
         include_deleted = bool(params.get("include_deleted", False))
         raise_missing = params.get("raise_on_not_found", True)
+        includes = include.plan(self, model, params.get("include"))
         backend = await self._backend(model)
         if params.get("id") is None and params.get("record_id") is None and params.get("filter"):
             where = self._filter(model, params["filter"], include_deleted)
             rows = await backend.select(model, where, parse_order(params.get("order_by"), model), 1, 0)
             if rows:
+                await include.load(self, backend, includes, rows)
                 return {**rows[0], "found": True}
             if raise_missing:
                 raise NotFoundError(f"no {model.name} record matches the filter", model=model.name)
@@ -189,6 +192,7 @@ class Operations:
         key = self._id_from(model, params)
         rows = await backend.select(model, self._by_id(model, key, include_deleted), [], 1, 0)
         if rows:
+            await include.load(self, backend, includes, rows)
             return {**rows[0], "found": True}
         if raise_missing:
             raise self._not_found(model, key)
@@ -246,10 +250,12 @@ class Operations:
         limit = _int_param(params.get("limit"), "limit", default_limit)
         offset = _int_param(params.get("offset"), "offset", 0)
         order = parse_order(params.get("order_by") or params.get("sort"), model)
+        includes = include.plan(self, model, params.get("include"))
         rows = await backend.select(model, where, order, limit + 1, offset)
         has_more = len(rows) > limit
         if has_more:
             rows.pop()
+        await include.load(self, backend, includes, rows)
         return {"records": rows, "count": len(rows), "limit": limit, "offset": offset, "has_more": has_more}
 
     @atomic

@@ -14,6 +14,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from ..errors import SchemaError
 from ..model import ModelSpec
+from . import foreign_keys
 
 
 class Schema:
@@ -34,6 +35,7 @@ class Schema:
             for index in model.indexes:
                 sa.Index(index.name, *(table.c[c] for c in index.fields), unique=index.unique)
             self.tables[model.name] = table
+            foreign_keys.add_constraints(self, model, table)
         return table
 
     def sql_type(self, field) -> Any:
