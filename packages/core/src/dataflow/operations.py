@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from . import include
 from .errors import (
     ConfirmationRequiredError,
     DataFlowError,
@@ -20,7 +21,6 @@ from .errors import (
     UpsertConflictTargetError,
     ValidationError,
 )
-from . import include
 from .model import ModelSpec
 from .observe import observed
 from .query.ast import TRUE, And, Cmp, Expr, FieldRef
