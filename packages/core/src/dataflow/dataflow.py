@@ -170,6 +170,8 @@ class DataFlow:
             same = previous.cls is not None and (previous.cls.__module__, previous.cls.__qualname__) == (cls.__module__, cls.__qualname__)
             if not same:
                 raise ModelError(f"model {spec.name!r} is already declared on this DataFlow ({previous.cls!r})")
+            if hasattr(self.backend, "forget_model"):  # a redeclared model: its table is built anew (relations)
+                self.backend.forget_model(spec.name)
         self._register(spec)
         forbid_instantiation(cls, spec)
         return cls

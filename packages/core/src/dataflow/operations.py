@@ -26,6 +26,7 @@ from .observe import observed
 from .query.ast import TRUE, And, Cmp, Expr, FieldRef
 from .query.order import parse_order
 from .query.parse import parse_filter
+from .query.related import scoped
 from .rows import RowWriter, filter_text_problem, now, printable
 from .tenancy import require_tenant
 from .transactions import foreign_loop, on_home_loop
@@ -126,7 +127,8 @@ class Operations:
         found = filter_text_problem(raw, self.df.backend.capabilities.text_nul)
         if found is not None:
             raise FilterError(f"a filter value contains {found[1]}", path=found[0])
-        return parse_filter(raw, model, self.df.host.operators)
+        expr = parse_filter(raw, model, self.df.host.operators)
+        return scoped(expr, lambda m, e: self._visible(m, e, False)) if model.relations else expr
 
     def _visible(self, model: ModelSpec, expr: Expr, include_deleted: bool) -> Expr:
         """``expr`` limited to the bound tenant's rows and, unless asked, to rows not soft-deleted."""

@@ -62,6 +62,10 @@ class Relation:
     """Made by :func:`link` from another model's declaration (``related_name``)."""
     target_spec: ModelSpec | None = field(default=None, repr=False, compare=False)
     """The target model, once :func:`link` resolved it."""
+    owner_spec: ModelSpec | None = field(default=None, repr=False, compare=False)
+    """The model this relation belongs to (``model``), once linked."""
+    through_spec: ModelSpec | None = field(default=None, repr=False, compare=False)
+    """many_to_many: the junction model, once :func:`link` resolved it."""
 
     @property
     def to_many(self) -> bool:
@@ -88,9 +92,7 @@ def declare_relations(spec: ModelSpec, raw: Any) -> dict[str, Relation]:
         check_identifier(name, f"model {spec.name}: relation name")
         if name in spec.fields or name in RESERVED_FIELDS:
             raise ModelError(f"{where} has the name of a field or node parameter; relation and field names share "
-                             "one namespace (filters and include use both): rename the relation, e.g. "
-                             f"{name.removesuffix('_id')!r} for a field {name!r}" if name.endswith("_id") else
-                             f"{where} has the name of a field or node parameter; rename the relation")
+                             "one namespace (filters and include use both): rename the relation")
         if not isinstance(item, dict):
             raise ModelError(f"{where} must be a dict with 'references' and 'field' (or 'through')")
         extra = set(item) - _KEYS
@@ -153,20 +155,23 @@ def link(models: dict[str, ModelSpec]) -> None:
                 continue
             rel.remote = target.primary_key or "id"
             rel.target_spec = target
+            rel.owner_spec = spec
             if rel.kind == MANY_TO_ONE:
                 _check_key_kinds(spec, rel, target)
                 inverse = Relation(rel.related_name or "", ONE_TO_MANY, target.name, spec.name,
                                    target.primary_key or "id", rel.local, rel.on_delete, rel.name, inverse=True,
-                                   target_spec=spec)
+                                   target_spec=spec, owner_spec=target)
             else:
                 junction = models.get(rel.through or "")
                 if junction is None:
                     continue
                 rel.through_local, rel.through_remote = _junction_fields(spec, rel, junction)
+                rel.through_spec = junction
                 inverse = Relation(rel.related_name or "", MANY_TO_MANY, target.name, spec.name,
                                    target.primary_key or "id", spec.primary_key or "id", related_name=rel.name,
                                    through=rel.through, through_local=rel.through_remote,
-                                   through_remote=rel.through_local, inverse=True, target_spec=spec)
+                                   through_remote=rel.through_local, inverse=True, target_spec=spec,
+                                   through_spec=junction, owner_spec=target)
             if rel.related_name:
                 clash = rel.related_name in target.fields or rel.related_name in target.relations
                 if clash:

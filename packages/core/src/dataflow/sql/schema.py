@@ -38,6 +38,12 @@ class Schema:
             foreign_keys.add_constraints(self, model, table)
         return table
 
+    def forget_model(self, name: str) -> None:
+        """Drop the cached table of a model declared again (its fields or relations may differ)."""
+        table = self.tables.pop(name, None)
+        if table is not None:
+            self.metadata.remove(table)
+
     def sql_type(self, field) -> Any:
         """The column type: an extension type's own, else the dialect's mapping of the kind."""
         custom = field.type.backends.get(self.name)
