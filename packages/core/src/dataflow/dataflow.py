@@ -333,7 +333,8 @@ class DataFlow:
             self._register(spec)
             registered.append(spec.name)
             generated[table] = self.nodes(spec.name)
-        return {"registered_models": registered, "generated_nodes": generated, "success": True}
+        found = relations.discovered(self.models, schema, registered)  # foreign keys -> relations
+        return {"registered_models": registered, "generated_nodes": generated, "relations": found, "success": True}
 
     def register_schema_as_models(self, tables: list[str] | None = None, names: dict[str, str] | None = None) -> dict:
         return self._runner.run(self.register_schema_as_models_async(tables, names))

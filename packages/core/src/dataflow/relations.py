@@ -25,6 +25,7 @@ when both models are declared on the same DataFlow (:func:`link`); nothing here 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -260,3 +261,37 @@ def check_link(models: dict[str, ModelSpec], spec: ModelSpec) -> None:
         link({**models, spec.name: spec})
     finally:
         link(models)
+
+
+def discovered(models: dict[str, ModelSpec], schema: dict, registered: list[str]) -> dict[str, list[str]]:
+    """Relations of models registered from existing tables, one per single-column foreign key to a registered
+    model's primary key: ``orders.customer_id -> customers.id`` becomes ``Order.customer`` (the column without
+    ``_id``, else the target model's name in snake case, else ``<column>_ref``) and its inverse ``Customer.orders`` (the referring table's name, else
+    ``<table>_by_<column>``). Returns ``{model: [relation names]}``, inverses included."""
+    by_table = {m.table: m for m in models.values()}
+    made: dict[str, list[str]] = {}
+    for name in registered:
+        spec = models[name]
+        for fk in schema.get(spec.table, {}).get("foreign_keys", []):
+            target = by_table.get(fk["referred_table"])
+            if (target is None or len(fk["columns"]) != 1 or fk["referred_columns"] != [target.primary_key]
+                    or fk["columns"][0] not in spec.fields):
+                continue
+            column = fk["columns"][0]
+            if spec.fields[column].kind != target.fields[target.primary_key].kind:
+                continue
+            snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", target.name).lower()
+            rel_name = column[:-3] if column.endswith("_id") and len(column) > 3 else snake
+            if rel_name in spec.fields or rel_name in spec.relations:
+                rel_name = f"{column}_ref"
+            if rel_name in spec.fields or rel_name in spec.relations:
+                continue
+            inverse = spec.table
+            if inverse in target.fields or inverse in target.relations or inverse == rel_name:
+                inverse = f"{spec.table}_by_{column}"[:63]
+            spec.relations[rel_name] = Relation(rel_name, MANY_TO_ONE, spec.name, target.name, column,
+                                                target.primary_key or "id", related_name=inverse)
+            made.setdefault(spec.name, []).append(rel_name)
+            made.setdefault(target.name, []).append(inverse)
+    link(models)
+    return made
