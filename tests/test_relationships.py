@@ -99,3 +99,18 @@ def test_relations_to_models_declared_later_resolve_then() -> None:
         assert [b["title"] for b in db.express_sync.read("Author", a["id"], include=["books"])["books"]] == ["t"]
     finally:
         db.close()
+
+
+def test_the_relationships_guide_runs() -> None:
+    """docs/relationships.md's python blocks, in order, as one program (their asserts are the checks)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "relationships.md").read_text(encoding="utf-8")
+    code = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
+    scope: dict = {"__name__": "relationships_guide"}
+    try:
+        exec(compile(code, "docs/relationships.md", "exec"), scope)
+    finally:
+        if "db" in scope:
+            scope["db"].close()

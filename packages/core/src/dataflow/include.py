@@ -152,12 +152,21 @@ async def _one_to_many(backend: Any, inc: Include, rows: list[dict]) -> list[dic
     rel = inc.rel
     found = await _select_in(backend, inc.target, rel.remote, _keys(rows, rel.local), inc.where, inc.order)
     groups: dict[Any, list[dict]] = {}
+    remote, local, name = rel.remote, rel.local, rel.name
     for child in found:
-        groups.setdefault(child[rel.remote], []).append(child)
+        key = child[remote]
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [child]
+        else:
+            group.append(child)
+    if inc.limit is None and not inc.offset:
+        for row in rows:
+            row[name] = groups.get(row.get(local)) or []
+        return found if inc.children else []
     kept: list[dict] = []
     for row in rows:
-        page = _page(groups.get(row.get(rel.local), []), inc)
-        row[rel.name] = page
+        page = row[name] = _page(groups.get(row.get(local)) or [], inc)
         kept.extend(page)
     return kept
 
