@@ -58,7 +58,7 @@ def plan_steps(model: ModelSpec, existing: dict, step_class: Any) -> list:
                                     data={"relation": rel.name}))
     for cols, fk in found.items():
         name = fk.get("name") or ""
-        if cols not in wanted and name.startswith(f"fk_{model.table}_"):
+        if cols not in wanted and len(cols) == 1 and name == f"fk_{model.table}_{cols[0]}"[:63]:  # DataFlow's own
             steps.append(step_class("drop_foreign_key", model.name, model.table, cols[0],
                                     f"constraint {name} (the model no longer declares the relation)", safe=False,
                                     data={"constraint": name}))
