@@ -57,6 +57,18 @@ class TestLimits(suite.LimitsSuite):
     pass
 
 
+class TestRelationships(suite.RelationshipsSuite):
+    pass
+
+
+class TestRelationshipTenancy(suite.RelationshipTenancySuite):
+    pass
+
+
+class TestForeignKeys(suite.ForeignKeysSuite):
+    pass
+
+
 EXPECTED_FAILURES: dict[str, set[str]] = {
     # "MyDB compares text case-insensitively by default": {"TestFilters::test_case[eq_str_case_sensitive]"},
 }

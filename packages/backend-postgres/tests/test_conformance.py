@@ -16,6 +16,9 @@ class TestExpress(suite.ExpressSuite): pass
 class TestBadInput(suite.BadInputSuite): pass
 class TestTenancy(suite.TenancySuite): pass
 class TestLimits(suite.LimitsSuite): pass
+class TestRelationships(suite.RelationshipsSuite): pass
+class TestRelationshipTenancy(suite.RelationshipTenancySuite): pass
+class TestForeignKeys(suite.ForeignKeysSuite): pass
 
 
 EXPECTED_FAILURES: dict[str, set[str]] = {}

@@ -47,6 +47,7 @@ from dataflow.errors import (
 from dataflow.model import ModelSpec
 from dataflow.query.ast import And, Cmp, Expr
 from dataflow.query.order import OrderItem
+from dataflow.query.related import resolved
 from dataflow.session import StatementPath
 from dataflow.transactions import TransactionError, TransactionHandle, check_savepoint
 from dataflow.urls import mask_secrets
@@ -716,6 +717,7 @@ class MongoBackend(Backend):
             return []
         if (handle := self._foreign()) is not None:
             return await self._elsewhere(handle, self.select(model, where, order, limit, offset))
+        where = await resolved(self, where)  # relationship filters: key lists (query/related.py)
         plan = self.plan(model)
         query = self.where(model, where)
         self._observe("find", model, query)
@@ -732,6 +734,7 @@ class MongoBackend(Backend):
     async def count(self, model, where) -> int:
         if (handle := self._foreign()) is not None:
             return await self._elsewhere(handle, self.count(model, where))
+        where = await resolved(self, where)  # relationship filters: key lists (query/related.py)
         query = self.where(model, where)
         self._observe("count", model, query)
         conn = await self._conn()
@@ -743,6 +746,7 @@ class MongoBackend(Backend):
     async def update(self, model, where, values, *, returning: bool):
         if (handle := self._foreign()) is not None:
             return await self._elsewhere(handle, self.update(model, where, values, returning=returning))
+        where = await resolved(self, where)  # relationship filters: key lists (query/related.py)
         plan = self.plan(model)
         query = self.where(model, where)
         update = self._encode_values(plan, values)
@@ -782,6 +786,7 @@ class MongoBackend(Backend):
     async def delete(self, model, where) -> int:
         if (handle := self._foreign()) is not None:
             return await self._elsewhere(handle, self.delete(model, where))
+        where = await resolved(self, where)  # relationship filters: key lists (query/related.py)
         query = self.where(model, where)
         self._observe("delete", model, query)
         conn = await self._conn()

@@ -27,7 +27,8 @@ class SQLiteBackend(SQLBackend):
     name = "sqlite"
     schemes = ("sqlite",)
     blocking = True
-    capabilities = Capabilities(returning=True, native_upsert=False, concurrent_writers=False)
+    capabilities = Capabilities(returning=True, native_upsert=False, concurrent_writers=False,
+                                foreign_keys=True)
     compiler_class = SQLiteFilterCompiler
     driver_class = SQLiteDriver
 
@@ -78,7 +79,11 @@ class SQLiteBackend(SQLBackend):
         quote = self.quote
         temp = f"_dataflow_rebuild_{model.table}"
         table = self.table(model)
-        rebuilt = table.to_metadata(sa.MetaData(), name=temp)
+        metadata = sa.MetaData()
+        for fk in table.foreign_key_constraints:  # the tables it refers to, so its foreign keys render
+            if fk.referred_table is not table:
+                fk.referred_table.to_metadata(metadata)
+        rebuilt = table.to_metadata(metadata, name=temp)
         for index in list(rebuilt.indexes):
             rebuilt.indexes.discard(index)
         old = {r[1]: r[2] for r in await self.fetch(f"PRAGMA table_info({quote(model.table)})", ())}

@@ -52,6 +52,8 @@ class Capabilities:
     """Text values may contain NUL characters (PostgreSQL text cannot: such values are refused)."""
     row_level_security: bool = False
     """Can have the database itself enforce tenant isolation (``DataFlow(..., row_level_security=True)``)."""
+    foreign_keys: bool = False
+    """Declared many-to-one relations are foreign-key constraints enforcing ``on_delete`` (docs/relationships.md)."""
 
     def names(self) -> list[str]:
         return [f.name for f in fields(self)]

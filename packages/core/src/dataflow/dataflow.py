@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from . import kailash_boundary, replicas, workflows
+from . import kailash_boundary, relations, replicas, workflows
 from .backend import Backend
 from .errors import ConfigurationError, ModelError, SchemaError
 from .events import EventBus
@@ -173,6 +173,8 @@ class DataFlow:
             same = previous.cls is not None and (previous.cls.__module__, previous.cls.__qualname__) == (cls.__module__, cls.__qualname__)
             if not same:
                 raise ModelError(f"model {spec.name!r} is already declared on this DataFlow ({previous.cls!r})")
+            if hasattr(self.backend, "forget_model"):  # a redeclared model: its table is built anew (relations)
+                self.backend.forget_model(spec.name)
         self._register(spec)
         forbid_instantiation(cls, spec)
         return cls
@@ -180,6 +182,7 @@ class DataFlow:
     def _register(self, spec: ModelSpec) -> None:
         """Generate, name and register the nodes of a model; its table is ensured at first use."""
         self.host.hook.dataflow_model_declared(model=spec, backend_name=self.backend.name)
+        relations.check_link(self.models, spec)
         generated: dict[str, type] = {}
         for batch in self.host.hook.dataflow_generate_nodes(model=spec, dataflow=self):
             for op, node_cls in batch:
@@ -191,6 +194,7 @@ class DataFlow:
         ownership.claim(self, list(names) + list(aliases), spec.name)
         ownership.register(self, {**names, **aliases})
         self.models[spec.name] = spec
+        relations.link(self.models)
         self._nodes[spec.name] = generated
         if spec.external:
             self._ready_models.add(spec.name)
@@ -343,7 +347,8 @@ class DataFlow:
             self._register(spec)
             registered.append(spec.name)
             generated[table] = self.nodes(spec.name)
-        return {"registered_models": registered, "generated_nodes": generated, "success": True}
+        found = relations.discovered(self.models, schema, registered)  # foreign keys -> relations
+        return {"registered_models": registered, "generated_nodes": generated, "relations": found, "success": True}
 
     def register_schema_as_models(self, tables: list[str] | None = None, names: dict[str, str] | None = None) -> dict:
         return self._runner.run(self.register_schema_as_models_async(tables, names))

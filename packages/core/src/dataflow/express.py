@@ -32,12 +32,12 @@ class Express:
         return await self._ops.create(self._m(model), data)
 
     async def read(self, model: Any, id: Any, *, include_deleted: bool = False, raise_on_not_found: bool = False,
-                   use_primary: bool = False) -> dict | None:
+                   use_primary: bool = False, include: Any = None) -> dict | None:
         """The record, or None when no record has that id (``raise_on_not_found=True`` raises instead).
         ``use_primary=True`` (here, ``find_one``, ``list`` and ``count``) never reads from a read replica."""
         try:
             row = await self._ops.read(self._m(model), {"id": id, "include_deleted": include_deleted,
-                                                        "use_primary": use_primary})
+                                                        "use_primary": use_primary, "include": include})
         except NotFoundError:
             if raise_on_not_found:
                 raise
@@ -46,9 +46,9 @@ class Express:
         return row
 
     async def find_one(self, model: Any, filter: dict | None = None, *, order_by: Any = None,
-                       use_primary: bool = False) -> dict | None:
+                       use_primary: bool = False, include: Any = None) -> dict | None:
         spec = self._m(model)
-        params = {"filter": filter, "limit": 1, "order_by": order_by, "use_primary": use_primary}
+        params = {"filter": filter, "limit": 1, "order_by": order_by, "use_primary": use_primary, "include": include}
         rows = (await self._ops.list(spec, params))["records"]
         return rows[0] if rows else None
 
@@ -69,9 +69,10 @@ class Express:
         return True
 
     async def list(self, model: Any, filter: dict | None = None, limit: int = EXPRESS_LIST_LIMIT, offset: int = 0,
-                   order_by: Any = None, *, include_deleted: bool = False, use_primary: bool = False) -> list[dict]:
+                   order_by: Any = None, *, include_deleted: bool = False, use_primary: bool = False,
+                   include: Any = None) -> list[dict]:
         params = {"filter": filter, "limit": limit, "offset": offset, "order_by": order_by, "include_deleted": include_deleted,
-                  "use_primary": use_primary}
+                  "use_primary": use_primary, "include": include}
         return (await self._ops.list(self._m(model), params, EXPRESS_LIST_LIMIT))["records"]
 
     async def count(self, model: Any, filter: dict | None = None, *, include_deleted: bool = False,

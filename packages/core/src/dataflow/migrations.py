@@ -22,7 +22,8 @@ class Step:
     """One change to one table."""
 
     action: str
-    """create_table, create_index, add_column, change_type, rename_column, drop_column, required_column."""
+    """create_table, create_index, add_column, change_type, rename_column, drop_column, required_column,
+    add_foreign_key, drop_foreign_key."""
     model: str
     table: str
     column: str | None = None
@@ -75,8 +76,11 @@ def plan_migration(models: list[ModelSpec], existing: dict, expected_kind: Any,
     ``expected_kind(field)`` is the portable type the backend would create for a field
     (SQLite stores datetimes as text, so its expectation differs from PostgreSQL's).
     """
+    from .relations import creation_order
+    from .sql.foreign_keys import plan_steps
+
     plan = Plan()
-    for model in models:
+    for model in creation_order(models):
         if model.external:
             continue
         table = existing.get(model.table)
@@ -115,4 +119,5 @@ def plan_migration(models: list[ModelSpec], existing: dict, expected_kind: Any,
             if index.name not in have:
                 plan.steps.append(Step("create_index", model.name, model.table, None, index.name,
                                        data={"index": index.name}))
+        plan.steps.extend(plan_steps(model, table, Step))
     return plan

@@ -36,7 +36,7 @@ RESERVED_FIELDS = {
     "database_url": "a node parameter kept for compatibility",
 }
 MANAGED_FIELDS = ("created_at", "updated_at", "deleted_at", "tenant_id")
-DATAFLOW_OPTIONS = {"soft_delete", "indexes", "timestamps", "multi_tenant"}
+DATAFLOW_OPTIONS = {"soft_delete", "indexes", "timestamps", "multi_tenant", "relations"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,8 @@ class ModelSpec:
     """Registered from an existing table: DataFlow never creates or alters it."""
     multi_tenant: bool = False
     """Every row belongs to a tenant (``tenant_id``); see :mod:`dataflow.tenancy`."""
+    relations: dict[str, Any] = field(default_factory=dict)
+    """Relation name -> :class:`dataflow.relations.Relation` (declared, and inverses linked by the DataFlow)."""
 
     @property
     def pk(self) -> FieldSpec:
@@ -224,6 +226,11 @@ def declare(cls: type, registry: ft.FieldTypeRegistry, *, table: str | None = No
     spec = ModelSpec(name, table, fields, soft_delete=soft_delete, timestamps=timestamps, cls=cls,
                      multi_tenant=multi_tenant)
     spec.indexes = _indexes(spec, options.get("indexes", []))
+    if options.get("relations"):
+        from .relations import declare_relations, key_indexes
+
+        spec.relations = declare_relations(spec, options["relations"])
+        spec.indexes += key_indexes(spec)
     if multi_tenant:  # uniqueness holds within a tenant; one index also serves tenant-scoped queries
         spec.indexes = [IndexSpec(i.name, ("tenant_id", *i.fields), True) if i.unique else i for i in spec.indexes]
         spec.indexes.append(IndexSpec(f"ix_{table}_tenant_id", ("tenant_id",), False))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from . import include
 from .errors import (
     ConfirmationRequiredError,
     DataFlowError,
@@ -25,6 +26,7 @@ from .observe import observed
 from .query.ast import TRUE, And, Cmp, Expr, FieldRef
 from .query.order import parse_order
 from .query.parse import parse_filter
+from .query.related import scoped
 from .replicas import reads
 from .rows import RowWriter, filter_text_problem, now, printable
 from .tenancy import require_tenant
@@ -126,7 +128,8 @@ class Operations:
         found = filter_text_problem(raw, self.df.backend.capabilities.text_nul)
         if found is not None:
             raise FilterError(f"a filter value contains {found[1]}", path=found[0])
-        return parse_filter(raw, model, self.df.host.operators)
+        expr = parse_filter(raw, model, self.df.host.operators)
+        return scoped(expr, lambda m, e: self._visible(m, e, False)) if model.relations else expr
 
     def _visible(self, model: ModelSpec, expr: Expr, include_deleted: bool) -> Expr:
         """``expr`` limited to the bound tenant's rows and, unless asked, to rows not soft-deleted."""
@@ -179,11 +182,13 @@ class Operations:
     async def read(self, model: ModelSpec, params: dict) -> dict:
         include_deleted = bool(params.get("include_deleted", False))
         raise_missing = params.get("raise_on_not_found", True)
+        includes = include.plan(self, model, params.get("include"))
         backend = await self._backend(model)
         if params.get("id") is None and params.get("record_id") is None and params.get("filter"):
             where = self._filter(model, params["filter"], include_deleted)
             rows = await backend.select(model, where, parse_order(params.get("order_by"), model), 1, 0)
             if rows:
+                await include.load(self, backend, includes, rows)
                 return {**rows[0], "found": True}
             if raise_missing:
                 raise NotFoundError(f"no {model.name} record matches the filter", model=model.name)
@@ -191,6 +196,7 @@ class Operations:
         key = self._id_from(model, params)
         rows = await backend.select(model, self._by_id(model, key, include_deleted), [], 1, 0)
         if rows:
+            await include.load(self, backend, includes, rows)
             return {**rows[0], "found": True}
         if raise_missing:
             raise self._not_found(model, key)
@@ -249,10 +255,12 @@ class Operations:
         limit = _int_param(params.get("limit"), "limit", default_limit)
         offset = _int_param(params.get("offset"), "offset", 0)
         order = parse_order(params.get("order_by") or params.get("sort"), model)
+        includes = include.plan(self, model, params.get("include"))
         rows = await backend.select(model, where, order, limit + 1, offset)
         has_more = len(rows) > limit
         if has_more:
             rows.pop()
+        await include.load(self, backend, includes, rows)
         return {"records": rows, "count": len(rows), "limit": limit, "offset": offset, "has_more": has_more}
 
     @atomic

@@ -34,6 +34,9 @@ Template for a third-party backend::
     class TestBadInput(suite.BadInputSuite): pass
     class TestTenancy(suite.TenancySuite): pass
     class TestLimits(suite.LimitsSuite): pass
+    class TestRelationships(suite.RelationshipsSuite): pass
+    class TestRelationshipTenancy(suite.RelationshipTenancySuite): pass
+    class TestForeignKeys(suite.ForeignKeysSuite): pass
 
 
     # Known gaps, as strict xfails (a test that starts passing fails the run, so the list stays true).

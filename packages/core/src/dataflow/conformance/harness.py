@@ -179,7 +179,7 @@ def express_call(x: Any, model: str, op: str, p: dict) -> Any:
         return x.create(model, {**(data or {}), **p})
     if op == "read":
         return x.read(model, p.get("id"), include_deleted=p.get("include_deleted", False),
-                      raise_on_not_found=p.get("raise_on_not_found", True))
+                      raise_on_not_found=p.get("raise_on_not_found", True), include=p.get("include"))
     if op == "update":
         fields = {**(p.pop("fields", None) or {}), **{k: v for k, v in p.items() if k != "id"}}
         return x.update(model, p.get("id"), fields)
@@ -187,7 +187,8 @@ def express_call(x: Any, model: str, op: str, p: dict) -> Any:
         return x.delete(model, p.get("id"), soft_delete=p.get("soft_delete"))
     if op == "list":
         return x.list(model, p.get("filter"), limit=p.get("limit", 100), offset=p.get("offset", 0),
-                      order_by=p.get("order_by"), include_deleted=p.get("include_deleted", False))
+                      order_by=p.get("order_by"), include_deleted=p.get("include_deleted", False),
+                      include=p.get("include"))
     if op == "count":
         return x.count(model, p.get("filter"), include_deleted=p.get("include_deleted", False))
     if op == "upsert":

@@ -146,7 +146,9 @@ def dataflow_harness(make_db, table_name):
 
 def drop_tables(db: Any) -> None:
     """Drop the tables of ``db``'s models: ``backend.drop_tables(specs)`` if the backend has it, else SQL DDL."""
-    specs = list(db.models.values())
+    from dataflow.relations import creation_order
+
+    specs = list(reversed(creation_order(list(db.models.values()))))  # tables referring to others first
     if not specs:
         return
     backend = db.backend

@@ -114,6 +114,10 @@ class _Parser:
         return FieldRef(spec, tuple(segments))
 
     def _field(self, key: str, value: Any, path: str, depth: int) -> Expr:
+        if self.model.relations and key.split(".")[0] in self.model.relations:  # a filter across a relation
+            from .related import parse_related
+
+            return parse_related(self, key, value, path, depth)
         ref = self._ref(key, path)
         if isinstance(value, dict):
             dollar = [k for k in value if isinstance(k, str) and k.startswith("$")]

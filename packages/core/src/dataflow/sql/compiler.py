@@ -80,6 +80,12 @@ class FilterCompiler:
             return _balanced(sa.or_, [self.visit(e) for e in _equalities_as_lists(expr.items)])
         if isinstance(expr, Not):
             return self.negate(self.visit(expr.item))
+        from ..query.related import Related  # a filter across a relationship: EXISTS (sql/related.py)
+
+        if isinstance(expr, Related):
+            from .related import compile_related
+
+            return compile_related(self, expr)
         raise TypeError(f"not a filter expression: {expr!r}")
 
     def negate(self, clause: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
@@ -314,6 +320,8 @@ def _fewest_parameters(expr: Expr) -> int:
         return sum(_fewest_parameters(e) for e in _equalities_as_lists(expr.items))
     if isinstance(expr, Not):
         return _fewest_parameters(expr.item)
+    if not isinstance(expr, Cmp):  # a relationship filter: counted when compiled
+        return 0
     if expr.op not in CORE_FIELD_OPS:
         return 0  # a plugin's compile function may bind nothing
     values = expr.value if isinstance(expr.value, tuple) else (expr.value,)

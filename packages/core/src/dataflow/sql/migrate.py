@@ -17,6 +17,7 @@ from sqlalchemy.schema import CreateTable
 
 from ..errors import SchemaError
 from ..model import ModelSpec
+from . import foreign_keys
 
 MISMATCHES = ("create_table", "add_column", "required_column", "change_type")
 _log = logging.getLogger("dataflow.migrations")
@@ -114,6 +115,10 @@ class Migrations:
                 await self.execute(f"ALTER TABLE {table} DROP COLUMN {quote(step.column)}", ())
             elif step.action == "change_type":
                 await self.change_column_type(model, model.fields[step.column])
+            elif step.action == "add_foreign_key":
+                await foreign_keys.add_constraint(self, model, step.data["relation"])
+            elif step.action == "drop_foreign_key":
+                await foreign_keys.drop_constraint(self, model, step.data["constraint"])
         await self._record_history(steps)
 
     async def change_column_type(self, model: ModelSpec, field) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from ..errors import SchemaError
 from ..model import ModelSpec
+from . import foreign_keys
 
 
 class Schema:
@@ -34,7 +35,14 @@ class Schema:
             for index in model.indexes:
                 sa.Index(index.name, *(table.c[c] for c in index.fields), unique=index.unique)
             self.tables[model.name] = table
+            foreign_keys.add_constraints(self, model, table)
         return table
+
+    def forget_model(self, name: str) -> None:
+        """Drop the cached table of a model declared again (its fields or relations may differ)."""
+        table = self.tables.pop(name, None)
+        if table is not None:
+            self.metadata.remove(table)
 
     def sql_type(self, field) -> Any:
         """The column type: an extension type's own, else the dialect's mapping of the kind."""
