@@ -159,20 +159,19 @@ class Primitives:
     async def _insert_returning_many(self, model, columns, rows, encoded) -> list[dict]:
         result: list[dict] = []
         async with self.unit():
-            index = 0
             try:
                 if self.capabilities.returning:
                     sql = self.insert_sql(model, columns, True)
-                    for index, params in enumerate(encoded):
+                    for params in encoded:
                         result.extend(self.decode(model, r) for r in await self.fetch(sql, params))
                 else:
                     sql = self.insert_sql(model, columns, False)
-                    for index, (row, params) in enumerate(zip(rows, encoded)):
+                    for row, params in zip(rows, encoded):
                         await self.execute(sql, params)
                         result.extend(await self._read_back_last(model, row))
-            except DataFlowError as error:
+            except DataFlowError as error:  # each record written so far added one row to the result
                 if "record at index" not in error.message:
-                    error.message = f"record at index {index}: {error.message}"
+                    error.message = f"record at index {len(result)}: {error.message}"
                     error.args = (error.message,)
                 raise
         return result
