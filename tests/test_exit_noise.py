@@ -6,6 +6,8 @@ reconnect attempts printed tracebacks although every call already failed with a 
 Each case runs a small script in a fresh interpreter against a real server and reads its stderr.
 """
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -69,7 +71,9 @@ DOWN_SCRIPT = textwrap.dedent("""
 
     db.express_sync.create("Item", {"name": "before"})
     print("ready", flush=True)
-    sys.stdin.readline()  # the test stops the server now
+    sys.stdin.readline()  # the test stops (or pauses) the server now
+    if sys.argv[2:] == ["exit"]:
+        sys.exit(0)  # without close(): the exit closes the pool, which must not wait for a paused server
     codes = []
     for attempt in range(3):
         try:
@@ -80,22 +84,43 @@ DOWN_SCRIPT = textwrap.dedent("""
 """)
 
 
+def start_script(*args: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", DOWN_SCRIPT, *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.poll() is not None else ""
+    return proc
+
+
+def server_pids(server: PostgresServer) -> list[int]:
+    """The postmaster and its children (every backend process answering a client)."""
+    children = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True, timeout=10)
+    return [server.proc.pid, *map(int, children.stdout.split())]
+
+
 def test_a_server_going_away_prints_no_driver_tracebacks():
+    """A paused server holds no exit (pools close within a bound); a stopped one prints only DF-501s."""
     server = PostgresServer(vector=False).start()
+    procs: list[subprocess.Popen] = []
     try:
         url = server.create_database("t_noise")
-        proc = subprocess.Popen([sys.executable, "-c", DOWN_SCRIPT, url], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs = [start_script(url), start_script(url, "exit")]
+        pids = server_pids(server)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
         try:
-            assert proc.stdout.readline().strip() == "ready"
-            server.stop()
-            stdout, stderr = proc.communicate("\n", timeout=120)
+            _, paused_stderr = procs[1].communicate("\n", timeout=60)  # hung until SIGCONT before the fix
         finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        server.stop()
+        stdout, stderr = procs[0].communicate("\n", timeout=120)
+    finally:
+        for proc in procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
-    finally:
         server.stop()
-    assert proc.returncode == 0, stderr
+    assert procs[1].returncode == 0 and noise(paused_stderr) == [], paused_stderr
+    assert procs[0].returncode == 0, stderr
     assert stdout.strip() == "DF-501,DF-501,DF-501"
     assert noise(stderr) == [], stderr
