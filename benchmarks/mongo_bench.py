@@ -34,18 +34,15 @@ import asyncio
 import datetime as dt
 import gc
 import json
-import logging
-import os
-import platform
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from typing import Any
 
-UTC = dt.timezone.utc
+from benchkit import UTC, machine_info, make_rows, pick, private_home, quiet_logging, verdict
+
+MACHINE_KEYS = ("date", "cores", "platform", "python", "kailash", "pymongo", "server", "load average")
 LIST_FILTER = {"qty": {"$gte": 500}, "active": True}
 SELECTIVE_FILTER = {"qty": 7, "active": True}
 LIST_ORDER = ["-score"]
@@ -61,34 +58,7 @@ TARGETS = {"bulk_create": 0.70, "bulk_document_insert": 0.70, "list": 1.3}
 
 
 def size(name: str, quick: bool) -> Any:
-    return SIZES[name][0 if quick else 1]
-
-
-def quiet_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.ERROR)
-    logging.getLogger().addHandler(handler)
-
-
-def machine_info(server: str) -> dict[str, str]:
-    import kailash
-    import pymongo
-
-    return {
-        "date": dt.datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cores": str(os.cpu_count()),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "kailash": getattr(kailash, "__version__", "unknown"),
-        "pymongo": pymongo.version,
-        "server": server,
-        "load average": "{:.2f} {:.2f} {:.2f} (1/5/15 min, at start)".format(*os.getloadavg()),
-    }
-
-
-def make_rows(n: int, start: int = 0) -> list[dict]:
-    return [{"name": f"row-{i}", "qty": i % 1000, "score": (i * 7919 % 100_003) / 10.0, "active": i % 3 != 0}
-            for i in range(start, start + n)]
+    return pick(SIZES, name, quick)
 
 
 def make_documents(n: int) -> list[dict]:
@@ -253,10 +223,6 @@ def _measure_list(db: Any, base: str, name: str, flt: dict, iters: int) -> dict:
 # --- main ------------------------------------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "met" if ok else "NOT met"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of seconds")
@@ -265,16 +231,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write every number to this file")
     parser.add_argument("--real-home", action="store_true", help="let kailash track runs in the real ~/.kailash")
     args = parser.parse_args(argv)
-    if not args.real_home:
-        os.environ["HOME"] = tempfile.mkdtemp(prefix="dataflow-bench-home-")
+    with private_home(args.real_home):  # kailash's run tracker gets a fresh HOME (see benchkit.private_home)
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     quiet_logging()
+    import pymongo
     from dataflow_testing import MongoServer
 
     server = MongoServer(url=args.url) if args.url else MongoServer()
     server.start()
     try:
         base = server.database_url("")
-        info = machine_info("SecantusDB (secantusdb, pure Python, WiredTiger)" if not args.url else args.url)
+        info = machine_info(MACHINE_KEYS, {"pymongo": pymongo.version, "server": args.url or
+                                           "SecantusDB (secantusdb, pure Python, WiredTiger)"})
         print("MongoDB benchmark: DataFlow vs raw pymongo, same server, same run")
         for key, value in info.items():
             print(f"  {key:<13} {value}")
@@ -304,8 +275,6 @@ def main(argv: list[str] | None = None) -> int:
                 json.dump(result, fh, indent=2, default=str)
     finally:
         server.stop()
-        if not args.real_home:
-            shutil.rmtree(os.environ["HOME"], ignore_errors=True)
     return 0
 
 

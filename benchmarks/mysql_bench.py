@@ -30,11 +30,12 @@ warnings.filterwarnings("ignore")
 os.environ["HOME"] = tempfile.mkdtemp(prefix="dataflow-bench-home-")  # kailash run tracking: a fresh DB
 
 import aiomysql  # noqa: E402
+from benchkit import median_time, run_node  # noqa: E402
 from dataflow import DataFlow  # noqa: E402
 from dataflow_mysql.backend import INIT_COMMAND  # noqa: E402
 from dataflow_testing import MariaDBServer  # noqa: E402
 from kailash.runtime import LocalRuntime  # noqa: E402
-from people import COLUMNS, declare_person, median_time, rows, run_node  # noqa: E402
+from people import COLUMNS, declare_person, rows  # noqa: E402
 
 
 def main() -> None:

@@ -1,16 +1,15 @@
-"""The model, data and timing helpers the PostgreSQL and MySQL benchmarks share.
+"""The model and data the PostgreSQL and MySQL benchmarks share (timing and reporting: ``benchkit``).
 
 Imported by the scripts beside it (``python benchmarks/<name>_bench.py`` puts this folder on ``sys.path``).
+``run_node`` and ``median_time`` now live in ``benchkit``; they are still importable from here.
 """
 
 from __future__ import annotations
 
-import statistics
-import time
-
+from benchkit import median_time, run_node
 from dataflow import DataFlow
-from kailash.runtime import LocalRuntime
-from kailash.workflow.builder import WorkflowBuilder
+
+__all__ = ["COLUMNS", "declare_person", "median_time", "rows", "run_node"]
 
 COLUMNS = ["name", "age", "score", "active", "created_at", "updated_at"]
 
@@ -30,24 +29,3 @@ def declare_person(db: DataFlow) -> None:
         score: float
         active: bool = True
         __dataflow__ = {"indexes": [{"name": "ux_person_name", "fields": ["name"], "unique": True}]}
-
-
-def run_node(rt: LocalRuntime, node: str, params: dict) -> tuple[dict, float]:
-    """One-node workflow; its result and the seconds ``rt.execute`` took."""
-    wf = WorkflowBuilder()
-    wf.add_node(node, "n", params)
-    built = wf.build()
-    start = time.perf_counter()
-    results, _ = rt.execute(built)
-    return results["n"], time.perf_counter() - start
-
-
-def median_time(fn, repeat: int) -> float:
-    """Median seconds of ``repeat`` calls, after one untimed warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)

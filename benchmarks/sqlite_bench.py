@@ -35,25 +35,34 @@ import argparse
 import cProfile
 import datetime as dt
 import gc
-import importlib.util
 import io
 import json
-import logging
 import os
-import platform
 import pstats
-import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-UTC = dt.timezone.utc
+from benchkit import (
+    UTC,
+    Report,
+    machine_info,
+    make_rows,
+    ms,
+    pct,
+    pick,
+    private_home,
+    progress,
+    quiet_logging,
+    rate,
+    tempdir,
+)
+
+MACHINE_KEYS = ("date", "cpu", "cores", "platform", "python", "sqlite", "kailash", "kailash-dataflow", "source",
+                "load average", "pandas / numpy")
 MODEL = "Row"
 TABLE = "rows"
 COLUMNS = ("name", "qty", "score", "active", "created_at", "updated_at")
@@ -87,103 +96,10 @@ SIZES = {
 
 
 def size(name: str, quick: bool) -> Any:
-    quick_value, full_value = SIZES[name]
-    return quick_value if quick else full_value
-
-
-# --- environment ---------------------------------------------------------------------------------------
-
-
-def quiet_logging() -> None:
-    """Keep kailash's INFO/WARNING chatter off the terminal without changing what it costs.
-
-    ``LocalRuntime`` sets its ``kailash.runtime.base`` logger to INFO itself, so every execution builds a few
-    INFO records whatever the application configures; logger levels are left alone here so the benchmark pays
-    that cost as an application with default logging does. Only the printing is suppressed: a root handler
-    that shows errors only (a handler's level is checked after the record is built, as with the default).
-    """
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.ERROR)
-    logging.getLogger().addHandler(handler)
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def source_revision() -> str:
-    """The git commit of the dataflow package being measured, '+dirty' when its packages have local edits."""
-    import dataflow
-
-    here = os.path.dirname(os.path.abspath(dataflow.__file__))
-    try:
-        head = subprocess.run(
-            ["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        top = subprocess.run(
-            ["git", "-C", here, "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", top, "status", "--porcelain", "--", "packages"], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return f"unknown ({here} is not a git checkout)"
-    return head + ("+dirty (uncommitted changes under packages/)" if dirty else "")
-
-
-def machine_info() -> dict[str, str]:
-    import kailash
-
-    try:
-        from importlib.metadata import version
-
-        dataflow_version = version("kailash-dataflow")
-    except Exception:  # pragma: no cover - not installed as a distribution
-        dataflow_version = "unknown"
-    return {
-        "date": dt.datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu_model(),
-        "cores": str(os.cpu_count()),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "kailash": getattr(kailash, "__version__", "unknown"),
-        "kailash-dataflow": dataflow_version,
-        "source": source_revision(),
-        "load average": "{:.2f} {:.2f} {:.2f} (1/5/15 min, at start)".format(*os.getloadavg()),
-        # kailash's Node._safe_compare imports pandas and numpy for every parameter it checks; when they are not
-        # installed each failed import searches sys.path again, which is most of a DataFlow node's overhead
-        "pandas / numpy": " / ".join(
-            "installed" if importlib.util.find_spec(m) else "absent" for m in ("pandas", "numpy")
-        ),
-    }
-
-
-@contextmanager
-def tempdir() -> Iterator[str]:
-    path = tempfile.mkdtemp(prefix="dataflow-bench-")
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+    return pick(SIZES, name, quick)
 
 
 # --- data and the two sides ----------------------------------------------------------------------------------
-
-
-def make_rows(n: int, start: int = 0) -> list[dict]:
-    """Deterministic records; ~1/3 inactive, qty 0..999, scores spread and mostly distinct."""
-    return [
-        {"name": f"row-{i}", "qty": i % 1000, "score": (i * 7919 % 100_003) / 10.0, "active": i % 3 != 0}
-        for i in range(start, start + n)
-    ]
 
 
 def open_dataflow(path: str):
@@ -266,47 +182,6 @@ def register_trivial_node() -> str:
 
     NodeRegistry.register(BenchTrivialNode, alias="BenchTrivialNode", allow_override=True)
     return "BenchTrivialNode"
-
-
-# --- statistics and reporting ------------------------------------------------------------------------------------
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3f} ms" if seconds < 0.01 else f"{seconds * 1e3:.2f} ms"
-
-
-def rate(value: float) -> str:
-    return f"{value:,.0f} rows/s"
-
-
-class Report:
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, str, str, str]] = []
-        self.data: dict[str, Any] = {}
-
-    def add(
-        self, measurement: str, dataflow: str, baseline: str, ratio: str, target: str = "info", met: bool | None = None
-    ) -> None:
-        verdict = "-" if met is None else ("yes" if met else "NO")
-        self.rows.append((measurement, dataflow, baseline, ratio, target, verdict))
-
-    def table(self) -> str:
-        header = ("measurement", "dataflow", "raw/baseline", "ratio", "target", "met?")
-        lines = [header, *self.rows]
-        widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
-        fmt = "| " + " | ".join(f"{{:<{w}}}" for w in widths) + " |"
-        out = [fmt.format(*header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-        out += [fmt.format(*r) for r in self.rows]
-        return "\n".join(out)
-
-
-def progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
 
 
 # --- 1. BulkCreate --------------------------------------------------------------------------------------------------
@@ -885,25 +760,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    # LocalRuntime persists every execution to $HOME/.kailash/tracking/tracking.db (connect, schema check, insert,
-    # commit, close). That file is shared by every kailash process of the user, so a test suite running next to the
-    # benchmark makes executions wait on its locks, and it grows run after run. By default the benchmark gives the
-    # tracker a fresh HOME of its own: same work per execution, no cross-process contention, no trace left behind.
-    home = None
-    if not args.real_home:
-        home = tempfile.mkdtemp(prefix="dataflow-bench-home-")
-        os.environ["HOME"] = home
-    try:
+    with private_home(args.real_home):  # kailash's run tracker gets a fresh HOME (see benchkit.private_home)
         return run(args)
-    finally:
-        if home is not None:
-            shutil.rmtree(home, ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> int:
     quiet_logging()
     started = time.perf_counter()
-    info = machine_info()
+    info = machine_info(MACHINE_KEYS, {"sqlite": sqlite3.sqlite_version})
     print("DataFlow SQLite benchmark" + (" (--quick)" if args.quick else "") + (" (--profile)" if args.profile else ""))
     for key, value in info.items():
         print(f"  {key:<17} {value}")

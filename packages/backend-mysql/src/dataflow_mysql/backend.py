@@ -213,6 +213,10 @@ class MySQLBackend(Upserts, BulkInserts, SQLBackend):
         null = "NULL" if field.nullable or field.managed else "NOT NULL"
         await self.execute(f"ALTER TABLE {quote(model.table)} MODIFY COLUMN {quote(field.name)} {coltype} {null}", ())
 
+    async def require_column(self, model, field) -> None:
+        """MariaDB/MySQL restate the whole column to make it NOT NULL."""
+        await self.change_column_type(model, field)
+
     async def drop_tables(self, models: Sequence[ModelSpec]) -> None:
         """Drop the tables of ``models`` (test clean-up)."""
         quote = self.dialect.identifier_preparer.quote_identifier

@@ -36,6 +36,7 @@ class SQLiteBackend(SQLBackend):
         super().__init__(url, host, **options)
         self.encoders = dict(ENCODERS)
         self.decoders = dict(DECODERS)
+        self._rebuild_pending: dict[str, Any] = {}
 
     def make_dialect(self):
         return sqlite_dialect.dialect(paramstyle="qmark")
@@ -74,8 +75,9 @@ class SQLiteBackend(SQLBackend):
         with shared.lock, engine.connect() as sa_conn:
             return fn(sa_conn)
 
-    async def change_column_type(self, model, field) -> None:
-        """SQLite cannot alter a column's type: rebuild the table and copy the rows (inside the migration unit)."""
+    async def rebuild_table(self, model) -> None:
+        """Create the table as ``model`` declares it and copy the rows (inside the migration unit)."""
+        self._rebuild_pending.pop(model.name, None)
         quote = self.quote
         temp = f"_dataflow_rebuild_{model.table}"
         table = self.table(model)
@@ -97,6 +99,21 @@ class SQLiteBackend(SQLBackend):
         await self.execute(f"ALTER TABLE {quote(temp)} RENAME TO {quote(model.table)}", ())
         for index in table.indexes:
             await self.execute(self.create_index_sql(index), ())
+
+    async def apply_steps(self, models, steps: list) -> None:
+        """Columns made required are rebuilt once per table, after every column of the plan exists."""
+        self._rebuild_pending = {}
+        await super().apply_steps(models, steps)
+        for model in list(self._rebuild_pending.values()):
+            await self.rebuild_table(model)
+
+    async def require_column(self, model, field) -> None:
+        """SQLite cannot add NOT NULL to a column: the table is rebuilt as the model declares it (see above)."""
+        self._rebuild_pending[model.name] = model
+
+    async def change_column_type(self, model, field) -> None:
+        """SQLite cannot alter a column's type: the table is rebuilt as the model declares it."""
+        await self.rebuild_table(model)
 
     async def _read_back_last(self, model, row):  # pragma: no cover - SQLite has RETURNING
         raise NotImplementedError

@@ -32,6 +32,16 @@ def _decode_datetime(text: Any) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
 
+def _decode_decimal(value: Any) -> decimal.Decimal:
+    """DataFlow stores decimals as exact text; a legacy ``DECIMAL``/``NUMERIC`` column (numeric affinity)
+    holds REAL or INTEGER instead. A REAL is read back as the shortest decimal that round-trips to the same
+    float (``repr``), so ``12.34`` stored by another application reads ``Decimal("12.34")``, not the binary
+    expansion ``12.339999999999999857…``: the column never held more precision than that."""
+    if isinstance(value, float):
+        return decimal.Decimal(repr(value))
+    return decimal.Decimal(value)
+
+
 ENCODERS = {"datetime": _encode_datetime, "date": dt.date.isoformat, "decimal": str, "json": encode_json, "bool": int}
-DECODERS = {"float": float, "datetime": _decode_datetime, "date": dt.date.fromisoformat, "decimal": decimal.Decimal,
+DECODERS = {"float": float, "datetime": _decode_datetime, "date": dt.date.fromisoformat, "decimal": _decode_decimal,
             "json": json.loads, "bool": bool, "bytes": bytes}

@@ -29,6 +29,7 @@ from .plugins import PluginHost, get_plugin_host
 from .query.ast import Expr
 from .query.parse import parse_filter
 from .runner import SyncRunner
+from .shutdown import close_at_exit
 from .tenancy import TenantContext, TenantScope
 from .transactions import begin as begin_transaction
 from .transactions import check_isolation
@@ -63,6 +64,9 @@ _live: weakref.WeakSet[DataFlow] = weakref.WeakSet()
 def live_dataflows() -> list[DataFlow]:
     """Open DataFlow instances of this process."""
     return [db for db in list(_live) if not db.closed]
+
+
+close_at_exit(live_dataflows)  # scripts that never call close() exit quietly (dataflow/shutdown.py)
 
 
 class DataFlow:

@@ -120,7 +120,7 @@ class LoopPools:
             self._terminate(self._pools.pop(loop))
 
     async def close(self) -> None:
-        """Close the current loop's and the I/O loop's pools gracefully, terminate the others."""
+        """Close the current loop's and the I/O loop's pools gracefully (within 5 s each), terminate the others."""
         self.closed = True
         with self._guard:
             pools, self._pools = self._pools, {}
@@ -129,7 +129,10 @@ class LoopPools:
         current = asyncio.get_running_loop()
         for loop, pool in pools.items():
             if loop is current:
-                await self._close(pool)
+                try:  # a server that stopped answering (SIGSTOP) must not hold close(), nor the exit
+                    await asyncio.wait_for(self._close(pool), timeout=5)
+                except Exception:
+                    self._terminate(pool)
             elif loop is self.io.loop and loop.is_running():
                 try:
                     await asyncio.wait_for(run_on(loop, self._close(pool)), timeout=5)

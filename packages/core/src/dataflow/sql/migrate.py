@@ -19,6 +19,9 @@ from ..errors import SchemaError
 from ..model import ModelSpec
 from . import foreign_keys
 
+_APPLY_ORDER = {"create_table": 0, "rename_column": 1, "add_column": 2, "required_column": 2, "change_type": 3,
+                "drop_column": 4, "create_index": 5}
+"""Columns exist (and are filled) before a type change: SQLite's rebuild copies every column the model has."""
 MISMATCHES = ("create_table", "add_column", "required_column", "change_type")
 _log = logging.getLogger("dataflow.migrations")
 
@@ -92,7 +95,7 @@ class Migrations:
         if not steps:
             return
         quote = self.quote
-        for step in steps:
+        for step in sorted(steps, key=lambda s: _APPLY_ORDER.get(s.action, 0)):
             model = models[step.model]
             table = quote(step.table)
             if step.action == "create_table":
@@ -109,6 +112,8 @@ class Migrations:
                 if default is not None:
                     await self.execute(f"UPDATE {table} SET {quote(field.name)} = {self.placeholder(1)}",
                                        (self.encode_value(field.kind, field.type.coerce(default)),))
+                if step.action == "required_column":  # added nullable, filled: now as a fresh table has it
+                    await self.require_column(model, field)
             elif step.action == "rename_column":
                 await self.execute(f"ALTER TABLE {table} RENAME COLUMN {quote(step.data['old'])} TO {quote(step.column)}", ())
             elif step.action == "drop_column":
@@ -120,6 +125,10 @@ class Migrations:
             elif step.action == "drop_foreign_key":
                 await foreign_keys.drop_constraint(self, model, step.data["constraint"])
         await self._record_history(steps)
+
+    async def require_column(self, model: ModelSpec, field) -> None:
+        """Make a column just added and backfilled ``NOT NULL`` (a dialect without this syntax overrides it)."""
+        await self.execute(f"ALTER TABLE {self.quote(model.table)} ALTER COLUMN {self.quote(field.name)} SET NOT NULL", ())
 
     async def change_column_type(self, model: ModelSpec, field) -> None:
         raise SchemaError(f"backend {self.name!r} cannot change the type of {model.table}.{field.name} in place")

@@ -132,8 +132,10 @@ class Primitives:
         """executemany, and on failure say which record failed (replayed row by row, then undone)."""
         handle = self.current_transaction()
         guard = None
-        if not self.statement_failure_keeps_transaction and handle is not None and self.capabilities.savepoints:
-            guard = await handle.savepoint()  # a failed statement aborts the transaction: keep a way back
+        if handle is not None and self.capabilities.savepoints:
+            # a way back to before the call: a failed statement aborts the transaction (PostgreSQL), or the
+            # records before the failing one are already written (SQLite), which the replay would collide with
+            guard = await handle.savepoint()
         try:
             await self.execute_many(sql, rows)
         except DataFlowError as error:
@@ -157,15 +159,21 @@ class Primitives:
     async def _insert_returning_many(self, model, columns, rows, encoded) -> list[dict]:
         result: list[dict] = []
         async with self.unit():
-            if self.capabilities.returning:
-                sql = self.insert_sql(model, columns, True)
-                for params in encoded:
-                    result.extend(self.decode(model, r) for r in await self.fetch(sql, params))
-            else:
-                sql = self.insert_sql(model, columns, False)
-                for row, params in zip(rows, encoded):
-                    await self.execute(sql, params)
-                    result.extend(await self._read_back_last(model, row))
+            try:
+                if self.capabilities.returning:
+                    sql = self.insert_sql(model, columns, True)
+                    for params in encoded:
+                        result.extend(self.decode(model, r) for r in await self.fetch(sql, params))
+                else:
+                    sql = self.insert_sql(model, columns, False)
+                    for row, params in zip(rows, encoded):
+                        await self.execute(sql, params)
+                        result.extend(await self._read_back_last(model, row))
+            except DataFlowError as error:  # each record written so far added one row to the result
+                if "record at index" not in error.message:
+                    error.message = f"record at index {len(result)}: {error.message}"
+                    error.args = (error.message,)
+                raise
         return result
 
     async def _read_back_last(self, model: ModelSpec, row: dict) -> list[dict]:
