@@ -31,10 +31,12 @@ class Express:
     async def create(self, model: Any, data: dict) -> dict:
         return await self._ops.create(self._m(model), data)
 
-    async def read(self, model: Any, id: Any, *, include_deleted: bool = False, raise_on_not_found: bool = False) -> dict | None:
+    async def read(self, model: Any, id: Any, *, include_deleted: bool = False, raise_on_not_found: bool = False,
+                   enable_cache: bool | None = None, cache_ttl: float | None = None) -> dict | None:
         """The record, or None when no record has that id (``raise_on_not_found=True`` raises instead)."""
         try:
-            row = await self._ops.read(self._m(model), {"id": id, "include_deleted": include_deleted})
+            row = await self._ops.read(self._m(model), _cache({"id": id, "include_deleted": include_deleted},
+                                                              enable_cache, cache_ttl))
         except NotFoundError:
             if raise_on_not_found:
                 raise
@@ -42,9 +44,11 @@ class Express:
         row.pop("found", None)
         return row
 
-    async def find_one(self, model: Any, filter: dict | None = None, *, order_by: Any = None) -> dict | None:
+    async def find_one(self, model: Any, filter: dict | None = None, *, order_by: Any = None,
+                       enable_cache: bool | None = None, cache_ttl: float | None = None) -> dict | None:
         spec = self._m(model)
-        rows = (await self._ops.list(spec, {"filter": filter, "limit": 1, "order_by": order_by}))["records"]
+        params = _cache({"filter": filter, "limit": 1, "order_by": order_by}, enable_cache, cache_ttl)
+        rows = (await self._ops.list(spec, params))["records"]
         return rows[0] if rows else None
 
     async def update(self, model: Any, id: Any, fields: dict) -> dict:
@@ -64,12 +68,16 @@ class Express:
         return True
 
     async def list(self, model: Any, filter: dict | None = None, limit: int = EXPRESS_LIST_LIMIT, offset: int = 0,
-                   order_by: Any = None, *, include_deleted: bool = False) -> list[dict]:
-        params = {"filter": filter, "limit": limit, "offset": offset, "order_by": order_by, "include_deleted": include_deleted}
+                   order_by: Any = None, *, include_deleted: bool = False, enable_cache: bool | None = None,
+                   cache_ttl: float | None = None) -> list[dict]:
+        params = _cache({"filter": filter, "limit": limit, "offset": offset, "order_by": order_by,
+                         "include_deleted": include_deleted}, enable_cache, cache_ttl)
         return (await self._ops.list(self._m(model), params, EXPRESS_LIST_LIMIT))["records"]
 
-    async def count(self, model: Any, filter: dict | None = None, *, include_deleted: bool = False) -> int:
-        return (await self._ops.count(self._m(model), {"filter": filter, "include_deleted": include_deleted}))["count"]
+    async def count(self, model: Any, filter: dict | None = None, *, include_deleted: bool = False,
+                    enable_cache: bool | None = None, cache_ttl: float | None = None) -> int:
+        params = _cache({"filter": filter, "include_deleted": include_deleted}, enable_cache, cache_ttl)
+        return (await self._ops.count(self._m(model), params))["count"]
 
     async def upsert(self, model: Any, data: dict, conflict_on: list[str] | None = None) -> dict:
         """Insert ``data`` or update the record that has the same ``conflict_on`` values (default: id)."""
@@ -102,6 +110,15 @@ class Express:
     async def bulk_upsert(self, model: Any, records: list[dict], conflict_on: list[str] | None = None,
                           update_fields: list[str] | None = None) -> dict:
         return await self._ops.bulk_upsert(self._m(model), {"data": records, "conflict_on": conflict_on, "update_fields": update_fields})
+
+
+def _cache(params: dict, enable_cache: bool | None, cache_ttl: float | None) -> dict:
+    """The result cache's per-call switches (``dataflow.cache``), only when given."""
+    if enable_cache is not None:
+        params["enable_cache"] = enable_cache
+    if cache_ttl is not None:
+        params["cache_ttl"] = cache_ttl
+    return params
 
 
 class SyncExpress:
