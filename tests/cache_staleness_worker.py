@@ -23,6 +23,7 @@ import sys
 import time
 
 from dataflow import DataFlow
+from dataflow.errors import TransactionConflictError
 from kailash.workflow.builder import WorkflowBuilder
 
 TENANTS = ("acme", "globex")
@@ -64,37 +65,40 @@ async def main(url: str, redis_url: str, worker: int, go_path: str, seconds: flo
         started = time.monotonic()
         committed = True
         rows = [rid(tenant, keys[0])]
-        if kind == "update":
-            await db.express.update("Item", rows[0], {"val": value})
-        elif kind == "upsert":
-            await db.express.upsert("Item", {"id": rows[0], "k": keys[0], "val": value})
-        elif kind == "bulk_update":
-            rows = [rid(tenant, k) for k in keys]
-            await db.express.bulk_update("Item", filter={"k": {"$in": keys}}, fields={"val": value})
-        elif kind == "bulk_upsert":
-            rows = [rid(tenant, k) for k in keys]
-            await db.express.bulk_upsert("Item", [{"id": r, "k": k, "val": value} for r, k in zip(rows, keys)])
-        elif kind == "node_update":
-            wf = WorkflowBuilder()
-            wf.add_node("ItemUpdateNode", "u", {"id": rows[0], "val": value})
-            await db.run_async(wf)
-        elif kind == "tx_commit":
-            rows = [rid(tenant, k) for k in keys]
-            async with db.transaction():
-                for r in rows:
-                    await db.express.update("Item", r, {"val": value})
-                await db.express.read("Item", rows[0])  # a read inside: never from the cache, never cached
-        else:
-            committed = False
-            rows = [rid(tenant, k) for k in keys]
-            try:
+        try:
+            if kind == "update":
+                await db.express.update("Item", rows[0], {"val": value})
+            elif kind == "upsert":
+                await db.express.upsert("Item", {"id": rows[0], "k": keys[0], "val": value})
+            elif kind == "bulk_update":
+                rows = [rid(tenant, k) for k in keys]
+                await db.express.bulk_update("Item", filter={"k": {"$in": keys}}, fields={"val": value})
+            elif kind == "bulk_upsert":
+                rows = [rid(tenant, k) for k in keys]
+                await db.express.bulk_upsert("Item", [{"id": r, "k": k, "val": value} for r, k in zip(rows, keys)])
+            elif kind == "node_update":
+                wf = WorkflowBuilder()
+                wf.add_node("ItemUpdateNode", "u", {"id": rows[0], "val": value})
+                await db.run_async(wf)
+            elif kind == "tx_commit":
+                rows = [rid(tenant, k) for k in keys]
                 async with db.transaction():
-                    await db.express.update("Item", rows[0], {"val": value})
-                    await db.express.bulk_update("Item", filter={"k": keys[1]}, fields={"val": value})
-                    await db.express.list("Item", {"k": {"$in": keys}})
-                    raise Rollback
-            except Rollback:
-                pass
+                    for r in rows:
+                        await db.express.update("Item", r, {"val": value})
+                    await db.express.read("Item", rows[0])  # a read inside: never from the cache, never cached
+            else:
+                committed = False
+                rows = [rid(tenant, k) for k in keys]
+                try:
+                    async with db.transaction():
+                        await db.express.update("Item", rows[0], {"val": value})
+                        await db.express.bulk_update("Item", filter={"k": keys[1]}, fields={"val": value})
+                        await db.express.list("Item", {"k": {"$in": keys}})
+                        raise Rollback
+                except Rollback:
+                    pass
+        except TransactionConflictError:  # a deadlock between workers: rolled back, as the error says
+            committed = False
         log.append({"w": kind, "tenant": tenant, "rows": rows, "val": value, "s": started, "e": time.monotonic(),
                     "committed": committed})
 

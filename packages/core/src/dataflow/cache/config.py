@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, DataFlowError
 from ..urls import mask_secrets, parse_url
 
 #: seconds an entry lives unless a call says otherwise (bounds staleness after writes made outside DataFlow)
@@ -55,7 +55,10 @@ class CacheConfig:
         if not isinstance(self.store, str) or not (self.store == "memory" or self.is_redis):
             raise ConfigurationError(f"cache store must be 'memory' or a redis:// (rediss://, unix://) URL, got "
                                      f"{_shown(self.store)}")
-        check_ttl(self.ttl, "cache_ttl")
+        try:
+            check_ttl(self.ttl, "cache ttl")
+        except DataFlowError as error:
+            raise ConfigurationError(error.message) from None
         for name in ("max_entries", "max_rows", "max_value_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -117,7 +120,7 @@ def cache_config(options: dict[str, Any]) -> CacheConfig | None:
         raw = redis_url
     if raw is None or raw is False or enabled is False:
         if ttl is not None:
-            check_ttl(ttl)
+            CacheConfig(ttl=ttl)  # checked all the same
         return None
     if raw is True:
         raw = "memory"
@@ -137,7 +140,7 @@ def cache_config(options: dict[str, Any]) -> CacheConfig | None:
     if ttl is not None:
         from dataclasses import replace
 
-        config = replace(config, ttl=check_ttl(ttl))
+        config = replace(config, ttl=ttl)
     return config
 
 
