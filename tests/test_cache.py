@@ -242,17 +242,20 @@ def test_tenants_never_share_results(tmp_path, redis_url):
 
 
 def test_databases_never_share_results_but_share_versions(tmp_path, redis_url):
-    one, two = (make(f"sqlite:///{tmp_path / name}", redis_url) for name in ("1.db", "2.db"))
-    one.express_sync.create("User", {"name": "in one"})
-    two.express_sync.create("User", {"name": "in two"})
-    assert [u["name"] for u in one.express_sync.list("User")] == ["in one"]
-    assert [u["name"] for u in two.express_sync.list("User")] == ["in two"]
+    one = make(f"sqlite:///{tmp_path / '1.db'}", redis_url)
+    two = make(f"sqlite:///{tmp_path / '2.db'}", redis_url, namespace="two")
     same = make(f"sqlite:///{tmp_path / '1.db'}", redis_url, namespace="other")  # another instance, same file
-    assert [u["name"] for u in same.express_sync.list("User")] == ["in one"]
-    same.express_sync.update("User", 1, {"name": "renamed"})
-    assert [u["name"] for u in one.express_sync.list("User")] == ["renamed"], "one bump serves every instance"
-    for db in (one, two, same):
-        db.close()
+    try:
+        one.express_sync.create("User", {"name": "in one"})
+        two.express_sync.create("User", {"name": "in two"})
+        assert [u["name"] for u in one.express_sync.list("User")] == ["in one"]
+        assert [u["name"] for u in two.express_sync.list("User")] == ["in two"]
+        assert [u["name"] for u in same.express_sync.list("User")] == ["in one"]
+        same.express_sync.update("User", 1, {"name": "renamed"})
+        assert [u["name"] for u in one.express_sync.list("User")] == ["renamed"], "one bump serves every instance"
+    finally:
+        for db in (one, two, same):
+            db.close()
 
 
 def test_keys_are_typed_and_hold_no_secrets():
@@ -267,17 +270,19 @@ def test_keys_are_typed_and_hold_no_secrets():
 
 def test_redis_keys_are_opaque_and_a_lost_version_never_revives_old_entries(tmp_path, redis_url):
     db = make(f"sqlite:///{tmp_path / 'k.db'}", redis_url)
-    db.express_sync.create("User", {"name": "old"})
-    db.express_sync.list("User")
     client = redis.Redis.from_url(redis_url)
-    keys = [k.decode() for k in client.keys("*")]
-    assert all("k.db" not in k and "old" not in k for k in keys), keys
-    version_key = next(k for k in keys if ":ver:" in k)
-    client.delete(version_key)  # evicted, say; the entry under the old version is still there
-    db.express_sync.list("User")
-    assert hits(db) == 0
-    client.close()
-    db.close()
+    try:
+        db.express_sync.create("User", {"name": "old"})
+        db.express_sync.list("User")
+        keys = [k.decode() for k in client.keys("*")]
+        assert all("k.db" not in k and "old" not in k for k in keys), keys
+        version_key = next(k for k in keys if ":ver:" in k)
+        client.delete(version_key)  # evicted, say; the entry under the old version is still there
+        db.express_sync.list("User")
+        assert hits(db) == 0
+    finally:
+        client.close()
+        db.close()
 
 
 # --- failing open ----------------------------------------------------------------------------------------------------------
@@ -339,11 +344,13 @@ def test_redis_down_or_silent_means_database_reads(request, backend, server):
 
 def test_postgres_with_redis_across_instances(url_postgres, redis_url):
     one, two = make(url_postgres, redis_url), make(url_postgres, redis_url, namespace="two")
-    one.express_sync.create("User", {"name": "a"})
-    assert two.express_sync.read("User", 1)["name"] == "a"
-    assert two.express_sync.read("User", 1)["name"] == "a"
-    one.express_sync.update("User", 1, {"name": "b"})
-    assert two.express_sync.read("User", 1)["name"] == "b"
-    assert hits(two) == 1
-    one.close()
-    two.close()
+    try:
+        one.express_sync.create("User", {"name": "a"})
+        assert two.express_sync.read("User", 1)["name"] == "a"
+        assert two.express_sync.read("User", 1)["name"] == "a"
+        one.express_sync.update("User", 1, {"name": "b"})
+        assert two.express_sync.read("User", 1)["name"] == "b"
+        assert hits(two) == 1
+    finally:
+        one.close()
+        two.close()
