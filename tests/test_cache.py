@@ -354,3 +354,28 @@ def test_postgres_with_redis_across_instances(url_postgres, redis_url):
     finally:
         one.close()
         two.close()
+
+
+def test_a_failed_commit_still_invalidates_but_publishes_nothing():
+    """A COMMIT that fails may have reached the server: cache bumps run anyway, other callbacks do not."""
+    import asyncio
+
+    from dataflow.cache.core import _Bump
+    from dataflow.transactions import TransactionHandle
+
+    class Lost(TransactionHandle):
+        async def _commit(self) -> None:
+            raise ConnectionError("connection lost during COMMIT")
+
+    class Cache:
+        bumped: list = []
+
+        async def _bump(self, keys):
+            self.bumped.append(keys)
+
+    handle, cache, published = Lost(), Cache(), []
+    handle.after_commit(lambda: published.append("event"))
+    handle.after_commit(_Bump(cache, ["dataflow:ver:x:users"]))
+    with pytest.raises(ConnectionError):
+        asyncio.run(handle.commit())
+    assert cache.bumped == [["dataflow:ver:x:users"]] and published == []
