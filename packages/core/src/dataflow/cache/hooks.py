@@ -46,7 +46,8 @@ def cached_read(method: Any) -> Any:
         value, version = await cache.lookup(model.table, key)
         if value is not None:
             return value
-        result = await method(self, model, params, *extra)
+        # a miss fills from the primary: a lagging read replica would store an old result under a new version
+        result = await method(self, model, {**params, "use_primary": True}, *extra)
         if version is not None:
             await cache.keep(model.table, key, version, result, cache.ttl(ttl))
         return result
