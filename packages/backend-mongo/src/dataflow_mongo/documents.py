@@ -87,6 +87,26 @@ async def _in_place(backend: Any, operation: Any) -> Any:
     return await (backend._elsewhere(handle, operation) if handle is not None else operation)
 
 
+#: the nodes that change documents, which the result cache of the collection's model must forget (after commit)
+WRITING = ("DocumentInsertNode", "DocumentUpdateNode", "DocumentDeleteNode", "BulkDocumentInsertNode")
+
+
+async def _invalidating(node: str, backend: Any, params: dict) -> Any:
+    """Run a node's operation; after a write (whatever its outcome), invalidate the DataFlow's result cache."""
+    written: Any = params.get("collection") if node in WRITING else False
+    pipeline = params.get("pipeline")
+    if node == "MongoAggregateNode" and isinstance(pipeline, list) and any(
+            isinstance(s, dict) and ("$out" in s or "$merge" in s) for s in pipeline):
+        written = None  # $out / $merge may write any collection
+    try:
+        return await OPERATIONS[node](backend, params)
+    finally:
+        if written is not False:
+            from dataflow.cache import collection_written
+
+            await collection_written(targets.dataflow_of(backend), written)
+
+
 def tenant_scoped() -> list[str]:
     """What makes an open MongoDB DataFlow of this process tenant-scoped: its option or its models."""
     from dataflow.dataflow import live_dataflows
@@ -171,12 +191,12 @@ class DocumentNode(AsyncNode):
             backend = self._backend(params)
             tx = _workflow_transaction(self, backend)
             if tx is None:
-                payload = await _in_place(backend, OPERATIONS[self.node_type](backend, params))
+                payload = await _in_place(backend, _invalidating(self.node_type, backend, params))
             else:  # a TransactionScopeNode earlier in this run: join its transaction, like model nodes
                 await tx.check()
                 token = backend.bind(tx.handle)
                 try:
-                    payload = await _in_place(backend, OPERATIONS[self.node_type](backend, params))
+                    payload = await _in_place(backend, _invalidating(self.node_type, backend, params))
                 finally:
                     backend.unbind(token)
         except Exception as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import kailash_boundary, relations, replicas, workflows
 from .backend import Backend
+from .cache import ResultCache, cache_config
 from .errors import ConfigurationError, ModelError, SchemaError
 from .events import EventBus
 from .express import Express, SyncExpress
@@ -53,6 +54,11 @@ OPTIONS = {
     "log_level": "level of the 'dataflow' loggers, e.g. 'INFO' (nothing else is configured)",
     "log_config": "a LoggingConfig (LoggingConfig.production() / .development()), applied at construction",
     **replicas.OPTIONS,
+    "cache": "result cache of Read/List/Count: 'memory', 'redis://host:6379/0' or a CacheConfig (default: off; "
+             "docs/caching.md)",
+    "cache_ttl": "seconds a cached result lives unless a call passes cache_ttl (default 60)",
+    "cache_enabled": "the 2.x switch: True caches in memory, or in redis_url when given",
+    "redis_url": "the 2.x spelling of cache='redis://…'",
 }
 
 
@@ -116,6 +122,8 @@ class DataFlow:
         self.express_sync = SyncExpress(self)
         self._metrics = OperationMetrics()
         self._event_bus: EventBus | None = None  # created by the first use of db.event_bus
+        self.cache = ResultCache(self, cache_config(options))
+        """The result cache (``dataflow.cache``): ``db.cache.invalidate_model("User")``, ``.clear()``, ``.stats()``."""
         self._slow_seconds: float | None = configure_logging(options.get("log_config"), options.get("log_level"))
         kailash_boundary.quiet_tracker()
         _live.add(self)
@@ -383,6 +391,7 @@ class DataFlow:
         if apply:
             self._ready_models.update(m.name for m in self._own_models())
             self._pending.clear()
+            await self.cache.invalidate_all_async()
         return steps
 
     def migrate(self, apply: bool = False, **options: Any) -> list[dict]:
@@ -439,6 +448,7 @@ class DataFlow:
         await self.backend.ensure_models(list(self.models.values()), create=not self.existing_schema_mode)
         self._ready_models.update(self.models)
         self._pending.clear()
+        await self.cache.invalidate_all_async()
 
     def create_tables(self) -> None:
         self._runner.run(self.create_tables_async())
@@ -455,6 +465,7 @@ class DataFlow:
             return
         self.closed = True
         await self.backend.close()
+        await self.cache.close()
         if not self.backend.io.is_current():  # stopping the I/O loop from inside would strand this coroutine
             self._runner.close()
         self._release()
@@ -471,6 +482,7 @@ class DataFlow:
                 self._runner.run(self.backend.close())
             except Exception:
                 self.backend.close_sync()
+        self.cache.close_sync()
         self._runner.close()
         self._release()
 

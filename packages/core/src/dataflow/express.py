@@ -32,12 +32,13 @@ class Express:
         return await self._ops.create(self._m(model), data)
 
     async def read(self, model: Any, id: Any, *, include_deleted: bool = False, raise_on_not_found: bool = False,
-                   use_primary: bool = False, include: Any = None) -> dict | None:
+                   use_primary: bool = False, include: Any = None, enable_cache: bool | None = None,
+                   cache_ttl: float | None = None) -> dict | None:
         """The record, or None when no record has that id (``raise_on_not_found=True`` raises instead).
         ``use_primary=True`` (here, ``find_one``, ``list`` and ``count``) never reads from a read replica."""
         try:
-            row = await self._ops.read(self._m(model), {"id": id, "include_deleted": include_deleted,
-                                                        "use_primary": use_primary, "include": include})
+            params = {"id": id, "include_deleted": include_deleted, "use_primary": use_primary, "include": include}
+            row = await self._ops.read(self._m(model), _cache(params, enable_cache, cache_ttl))
         except NotFoundError:
             if raise_on_not_found:
                 raise
@@ -46,9 +47,11 @@ class Express:
         return row
 
     async def find_one(self, model: Any, filter: dict | None = None, *, order_by: Any = None,
-                       use_primary: bool = False, include: Any = None) -> dict | None:
+                       use_primary: bool = False, include: Any = None, enable_cache: bool | None = None,
+                       cache_ttl: float | None = None) -> dict | None:
         spec = self._m(model)
-        params = {"filter": filter, "limit": 1, "order_by": order_by, "use_primary": use_primary, "include": include}
+        params = _cache({"filter": filter, "limit": 1, "order_by": order_by, "use_primary": use_primary,
+                         "include": include}, enable_cache, cache_ttl)
         rows = (await self._ops.list(spec, params))["records"]
         return rows[0] if rows else None
 
@@ -70,14 +73,16 @@ class Express:
 
     async def list(self, model: Any, filter: dict | None = None, limit: int = EXPRESS_LIST_LIMIT, offset: int = 0,
                    order_by: Any = None, *, include_deleted: bool = False, use_primary: bool = False,
-                   include: Any = None) -> list[dict]:
-        params = {"filter": filter, "limit": limit, "offset": offset, "order_by": order_by, "include_deleted": include_deleted,
-                  "use_primary": use_primary, "include": include}
+                   include: Any = None, enable_cache: bool | None = None, cache_ttl: float | None = None) -> list[dict]:
+        params = _cache({"filter": filter, "limit": limit, "offset": offset, "order_by": order_by,
+                         "include_deleted": include_deleted, "use_primary": use_primary, "include": include},
+                        enable_cache, cache_ttl)
         return (await self._ops.list(self._m(model), params, EXPRESS_LIST_LIMIT))["records"]
 
     async def count(self, model: Any, filter: dict | None = None, *, include_deleted: bool = False,
-                    use_primary: bool = False) -> int:
-        params = {"filter": filter, "include_deleted": include_deleted, "use_primary": use_primary}
+                    use_primary: bool = False, enable_cache: bool | None = None, cache_ttl: float | None = None) -> int:
+        params = _cache({"filter": filter, "include_deleted": include_deleted, "use_primary": use_primary},
+                        enable_cache, cache_ttl)
         return (await self._ops.count(self._m(model), params))["count"]
 
     async def upsert(self, model: Any, data: dict, conflict_on: list[str] | None = None) -> dict:
@@ -111,6 +116,15 @@ class Express:
     async def bulk_upsert(self, model: Any, records: list[dict], conflict_on: list[str] | None = None,
                           update_fields: list[str] | None = None) -> dict:
         return await self._ops.bulk_upsert(self._m(model), {"data": records, "conflict_on": conflict_on, "update_fields": update_fields})
+
+
+def _cache(params: dict, enable_cache: bool | None, cache_ttl: float | None) -> dict:
+    """The result cache's per-call switches (``dataflow.cache``), only when given."""
+    if enable_cache is not None:
+        params["enable_cache"] = enable_cache
+    if cache_ttl is not None:
+        params["cache_ttl"] = cache_ttl
+    return params
 
 
 class SyncExpress:

@@ -12,6 +12,8 @@ Series (``database`` is the masked URL, ``model`` and ``operation`` as in the no
 * ``dataflow_operation_errors_total{database,model,operation,code}``
 * ``dataflow_operation_duration_seconds{database,model,operation}`` (histogram)
 * ``dataflow_pool_connections{database,state}`` (``in_use``/``idle``/…, from ``backend.pool_stats()``)
+* ``dataflow_cache_events_total{database,event}`` (the result cache, ``dataflow.cache``: ``hit``, ``miss``,
+  ``store``, ``invalidate``, ``bypass_<reason>``, ``error_<kind>``)
 """
 
 from __future__ import annotations
@@ -80,10 +82,27 @@ class OperationMetrics:
             self._series.clear()
 
 
+class CacheMetrics:
+    """Counts of the result cache's events (hits, misses, bypasses and their reasons, Redis failures)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def add(self, event: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[event] = self._counts.get(event, 0) + n
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
 def snapshot(db: DataFlow) -> dict[str, Any]:
-    """``db.metrics()``: the operation metrics and the backend's pool figures (and read replicas', if any)."""
+    """``db.metrics()``: the operation metrics, the backend's pool figures, the result cache's counts (and read
+    replicas', if any)."""
     out = {"backend": db.backend.name, "database": db.url.masked(), "operations": db._metrics.snapshot(),
-           "pool": dict(db.backend.pool_stats())}
+           "pool": dict(db.backend.pool_stats()), "cache": db.cache.stats()}
     if db.read_replicas is not None:
         out["replicas"] = db.read_replicas.stats()
     return out
@@ -123,13 +142,18 @@ class DataFlowCollector:
                                              labels=["database", "model", "operation"])
         pool = core.GaugeMetricFamily("dataflow_pool_connections", "Connections of the backend's pool by state",
                                       labels=["database", "state"])
+        cache = core.CounterMetricFamily("dataflow_cache_events", "DataFlow result cache events",
+                                         labels=["database", "event"])
         merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+        events: dict[tuple[str, str], int] = {}
         pools: dict[tuple[str, str], float] = {}
         for db in self._instances():
             database = db.url.masked()
             for model, operations in db._metrics.snapshot().items():
                 for operation, figures in operations.items():
                     _merge(merged.setdefault((database, model, operation), {}), figures)
+            for event, n in db.cache.stats().items():
+                events[(database, event)] = events.get((database, event), 0) + n
             for state, value in db.backend.pool_stats().items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     pools[(database, str(state))] = pools.get((database, str(state)), 0) + value
@@ -140,7 +164,9 @@ class DataFlowCollector:
             latency.add_metric(list(labels), list(figures["buckets"].items()), figures["seconds_total"])
         for (database, state), value in sorted(pools.items()):
             pool.add_metric([database, state], value)
-        return [ops, errors, latency, pool]
+        for labels2, n in sorted(events.items()):
+            cache.add_metric(list(labels2), n)
+        return [ops, errors, latency, pool, cache]
 
 
 def _merge(into: dict[str, Any], figures: dict[str, Any]) -> None:
@@ -180,4 +206,4 @@ def register_prometheus(registry: Any = None) -> None:
         _registered.add(id(target))
 
 
-__all__ = ["BUCKETS", "DataFlowCollector", "OperationMetrics", "prometheus_text", "register_prometheus", "snapshot"]
+__all__ = ["BUCKETS", "CacheMetrics", "DataFlowCollector", "OperationMetrics", "prometheus_text", "register_prometheus", "snapshot"]

@@ -12,6 +12,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from . import include
+from .cache.hooks import with_cache
 from .errors import (
     ConfirmationRequiredError,
     DataFlowError,
@@ -77,7 +78,8 @@ def atomic(method: Any) -> Any:
     """Inside a user's transaction, run the operation in a savepoint: a failed operation undoes
     only itself and leaves the transaction usable (on PostgreSQL a failed statement would
     otherwise abort the whole transaction; SQLite would undo just the statement).
-    Each operation also reports its metrics and events once (``dataflow.observe``)."""
+    Each operation also reports its metrics and events once (``dataflow.observe``), and reads use, writes
+    invalidate, the result cache (``dataflow.cache.hooks``)."""
 
     @functools.wraps(method)
     async def wrapper(self: Operations, model: ModelSpec, *args: Any, **kwargs: Any) -> Any:
@@ -101,7 +103,7 @@ def atomic(method: Any) -> Any:
             raise InternalError(f"{model.name} {method.__name__} failed unexpectedly ({text}); this is a defect in "
                                 "DataFlow or one of its plugins: please report it", orig=exc) from exc
 
-    return observed(guarded)
+    return observed(with_cache(guarded))
 
 
 class Operations:

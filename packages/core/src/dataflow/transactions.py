@@ -71,11 +71,15 @@ class TransactionHandle:
         self._marks: dict[str, int] = {}
 
     async def commit(self) -> None:
-        """Commit; then run the :meth:`after_commit` callbacks (never when the commit failed)."""
+        """Commit; then run the :meth:`after_commit` callbacks (never when the commit failed, but those marked
+        ``run_on_failed_commit``: cache invalidation, since a failed COMMIT may still have committed)."""
         try:
             await self._commit()
-        except BaseException:
-            self._after_commit.clear()
+        except BaseException as error:
+            callbacks, self._after_commit = self._after_commit, []
+            if isinstance(error, Exception):  # the COMMIT may have reached the server: invalidate caches anyway
+                self._after_commit = [c for c in callbacks if getattr(c, "run_on_failed_commit", False)]
+                await self._run_after_commit()
             raise
         await self._run_after_commit()
 

@@ -243,6 +243,14 @@ COMMON = {
 }
 
 
+#: the result cache's per-call switches (dataflow.cache), on the reads it serves
+CACHE_PARAMETERS = {"enable_cache": "False skips the result cache for this call; True uses it when the DataFlow's "
+                                    "cache is opt-in (no effect without DataFlow(cache=...))",
+                    "cache_ttl": "seconds to keep this result (0: not cached; default: the DataFlow's cache_ttl)"}
+for _op in ("read", "list", "count"):
+    COMMON[_op].update(CACHE_PARAMETERS)
+
+
 def parameters_for(model: ModelSpec, operation: str) -> dict[str, NodeParameter]:
     params: dict[str, NodeParameter] = {}
     if operation == "create":
