@@ -27,6 +27,9 @@ class TestLimits(suite.LimitsSuite):
         super().test_regex_time_bound(dataflow_url)
 
 
+class TestAggregates(suite.AggregatesSuite): pass
+
+
 EXPECTED_FAILURES = {
     "Decimals are stored as BSON Decimal128 (exact, numeric comparisons, usable by $sum), which holds 34 "
     "significant digits: a 38-digit Decimal is refused with FieldTypeError instead of being rounded": {

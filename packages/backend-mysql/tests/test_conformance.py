@@ -16,6 +16,7 @@ class TestExpress(suite.ExpressSuite): pass
 class TestBadInput(suite.BadInputSuite): pass
 class TestTenancy(suite.TenancySuite): pass
 class TestLimits(suite.LimitsSuite): pass
+class TestAggregates(suite.AggregatesSuite): pass
 
 
 EXPECTED_FAILURES: dict[str, set[str]] = {}

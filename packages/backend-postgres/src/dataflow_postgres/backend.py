@@ -36,7 +36,7 @@ class PostgresBackend(BulkPaths, SQLBackend):
     name = "postgres"
     schemes = ("postgresql",)
     capabilities = Capabilities(returning=True, native_upsert=True, schemas=True, text_nul=False,
-                                row_level_security=True)
+                                row_level_security=True, aggregates=True)
     compiler_class = PostgresFilterCompiler
     driver_class = PostgresDriver
     explicit_null_order = True

@@ -73,6 +73,30 @@ def _json_text(document: Any, path: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class _ExactSum:
+    """``dataflow_exact_sum(x)``: the exact sum of decimal text (or of integers past 64 bits), as text; NULL
+    when every value is NULL (SQL's SUM). SQLite's own SUM adds decimal text as doubles."""
+
+    _context = decimal.Context(prec=100_000, traps=[decimal.Inexact, decimal.InvalidOperation])
+
+    def __init__(self) -> None:
+        self.total: Any = None
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        number = value if isinstance(value, int) else decimal.Decimal(value)
+        if self.total is None:
+            self.total = number
+        elif isinstance(number, int) and isinstance(self.total, int):
+            self.total += number
+        else:
+            self.total = self._context.add(decimal.Decimal(self.total), decimal.Decimal(number))
+
+    def finalize(self) -> str | None:
+        return None if self.total is None else str(self.total)
+
+
 def install(conn: sqlite3.Connection) -> None:
     """Register every function and collation the SQLite compiler's SQL calls."""
     conn.create_function("dataflow_regexp", 3, _regexp, deterministic=True)
@@ -81,3 +105,4 @@ def install(conn: sqlite3.Connection) -> None:
     conn.create_function("dataflow_json_text", 2, _json_text, deterministic=True)
     conn.create_function("dataflow_json_contains", 3, _json_contains, deterministic=True)
     conn.create_collation("dataflow_decimal", _decimal_collation)
+    conn.create_aggregate("dataflow_exact_sum", 1, _ExactSum)

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from . import kailash_boundary, workflows
+from .aggregates.operation import aggregate
 from .backend import Backend
 from .errors import ConfigurationError, ModelError, SchemaError
 from .events import EventBus
@@ -553,4 +554,5 @@ _DISPATCH: dict[str, Callable[..., Any]] = {
     "bulk_update": Operations.bulk_update,
     "bulk_delete": Operations.bulk_delete,
     "bulk_upsert": Operations.bulk_upsert,
+    "aggregate": aggregate,
 }

@@ -34,6 +34,7 @@ Template for a third-party backend::
     class TestBadInput(suite.BadInputSuite): pass
     class TestTenancy(suite.TenancySuite): pass
     class TestLimits(suite.LimitsSuite): pass
+    class TestAggregates(suite.AggregatesSuite): pass
 
 
     # Known gaps, as strict xfails (a test that starts passing fails the run, so the list stays true).
@@ -55,5 +56,6 @@ filters each property test tries (deterministic: hypothesis runs derandomized).
 Modules: ``plugin`` (fixtures, options, capability gating, the ledger),
 ``suite`` (the test classes), ``harness`` (what tests drive a DataFlow with),
 ``data`` (the fixed dataset), ``cases`` (named filter cases), ``strategies``
-(hypothesis strategies), ``markers`` (``requires``).
+(hypothesis strategies), ``markers`` (``requires``). The aggregate suite's oracle is
+:mod:`dataflow.aggregates.reference`.
 """
