@@ -244,7 +244,7 @@ class AggregatesSuite(SuiteBase):
         """Random rows (nulls, extremes, equal decimals, time zones) and random requests match the reference."""
         spec = declare_sale(h)
 
-        @property_settings(min(dataflow_examples, 40))
+        @property_settings(min(dataflow_examples, 25))
         @given(data=datasets(), params=requests())
         def one(data: list[dict], params: dict) -> None:
             h.x.bulk_delete("Sale", filter={}, confirmed=True)
