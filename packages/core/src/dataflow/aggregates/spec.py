@@ -170,8 +170,11 @@ def _measure_parts(raw: Any, path: str) -> tuple[Any, Any]:
     raise _fail(f"an aggregate is 'fn', 'fn:field', {{'fn': ..., 'field': ...}} or {{fn: field}}; got {raw!r}", path)
 
 
-def parse_request(model: ModelSpec, params: dict, operators: Any, int_param: Any) -> AggregateRequest:
-    """Validate every aggregate parameter against ``model``; nothing reaches a backend on bad input."""
+def parse_request(model: ModelSpec, params: dict, operators: Any = None, int_param: Any = None) -> AggregateRequest:
+    """Validate every aggregate parameter against ``model``; nothing reaches a backend on bad input.
+    ``int_param`` checks limit/offset (default: the List operation's check)."""
+    if int_param is None:
+        from ..operations import _int_param as int_param
     taken: set[str] = set()
     keys = parse_group_by(model, params.get("group_by"), taken)
     raw = params.get("aggregates")

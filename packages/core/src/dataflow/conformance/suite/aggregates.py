@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from dataflow.aggregates.reference import reference_result
 from dataflow.aggregates.spec import parse_request
 from dataflow.errors import AggregateError, FilterError
-from dataflow.operations import _int_param
 from dataflow.query import evaluate, parse_filter
 
 from ..data import load_sample
@@ -99,7 +98,7 @@ def assert_same_groups(got: list[dict], want: list[dict], context: str) -> None:
 
 
 def expected(h: Harness, spec: Any, rows: list[dict], params: dict) -> dict:
-    request = parse_request(spec, params, h.db.host.operators, _int_param)
+    request = parse_request(spec, params, h.db.host.operators)
     where = parse_filter(params.get("filter"), spec, h.db.host.operators)
     selected = [r for r in rows if evaluate(where, r, h.db.host.operators)]
     return reference_result(request, selected, h.db.host.operators)
