@@ -78,11 +78,13 @@ def test_same_model_twice_on_one_instance_is_an_error():
     db.close()
 
 
-def test_get_available_nodes_lists_eleven():
+def test_get_available_nodes_lists_the_eleven_and_aggregate():
+    """The seed's eleven nodes, in its order, plus the documented twelfth: Aggregate (docs/aggregates.md)."""
     db = DataFlow()
     declare_account(db)
     assert db.get_available_nodes("Account") == {"Account": ["Create", "Read", "Update", "Delete", "List", "Upsert",
-                                                             "Count", "BulkCreate", "BulkUpdate", "BulkDelete", "BulkUpsert"]}
+                                                             "Count", "BulkCreate", "BulkUpdate", "BulkDelete", "BulkUpsert",
+                                                             "Aggregate"]}
     db.close()
 
 

@@ -84,6 +84,20 @@ LEAKY_FILTERS = [
 ]
 
 
+#: every aggregate function: a leak shows as a count or distinct count above the attacker's, a victim's title
+AGGREGATES = {"count": "count", "levels": "sum:level", "ids": "count_distinct:id", "top": "max:title",
+              "first": "min:title", "avg": "avg:level"}
+
+
+def aggregate_leaked(result, own_rows: int) -> bool:
+    """Whether aggregate groups count more rows than the attacker owns (a victim's tenant_id or id as a group
+    key is what :func:`leaked` sees)."""
+    groups = result.get("groups", []) if isinstance(result, dict) else result
+    if not isinstance(groups, list):
+        return False
+    return any(isinstance(g, dict) and (g.get("count", 0) > own_rows or g.get("ids", 0) > own_rows) for g in groups)
+
+
 def attacks():
     """(name, callable(db) -> result or raises). Run with the attacker bound unless named 'unbound'."""
     e = lambda db: db.express_sync  # noqa: E731
@@ -110,6 +124,9 @@ def attacks():
             (f"express.bulk_update filter#{i}", lambda db, f=flt: e(db).bulk_update("Secret", filter=f, fields={"level": 99}, confirmed=True)),
             (f"express.bulk_delete filter#{i}", lambda db, f=flt: e(db).bulk_delete("Secret", filter=f, confirmed=True)),
         ]
+        for group_by in (None, ["tenant_id", "id"]):
+            cases.append((f"express.aggregate filter#{i} by {group_by}", lambda db, f=flt, g=group_by: e(db).aggregate(
+                "Secret", AGGREGATES, group_by=g, filter=f)))
         for runtime in ("local", "async"):
             cases += [
                 (f"ListNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretListNode", {"filter": f, "limit": 100}, r)),
@@ -117,8 +134,12 @@ def attacks():
                 (f"ReadNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretReadNode", {"filter": f or {"level": {"$gte": 0}}}, r)),
                 (f"BulkUpdateNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretBulkUpdateNode", {"filter": f, "fields": {"level": 99}, "confirmed": True}, r)),
                 (f"BulkDeleteNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretBulkDeleteNode", {"filter": f, "confirmed": True}, r)),
+                (f"AggregateNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(
+                    db, "SecretAggregateNode", {"filter": f, "group_by": ["tenant_id", "id"], "aggregates": AGGREGATES}, r)),
                 (f"UpdateNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretUpdateNode", {"filter": f or {"level": 0}, "fields": {"level": 99}}, r)),
             ]
+        cases.append((f"AggregateNode having#{i}", lambda db, f=flt: node(
+            db, "SecretAggregateNode", {"filter": f, "group_by": "tenant_id", "having": {"tenant_id": VICTIM}})))
     for runtime in ("local", "async"):
         cases += [
             (f"ReadNode[{runtime}] other id", lambda db, r=runtime: node(db, "SecretReadNode", {"id": OTHER_ID}, r)),
@@ -199,6 +220,7 @@ def test_cross_tenant_attacks_find_nothing_and_change_nothing(db, capsys):
             except Exception:
                 continue  # refused or not found: failing closed is fine
         assert not leaked(result, len(own)), f"{name} leaked: {result!r}"
+        assert "ggregate" not in name or not aggregate_leaked(result, len(own)), f"{name} leaked: {result!r}"
         assert victim_rows(db) == before, f"{name} changed the victim's rows"
     with capsys.disabled():
         rls = " with row-level security" if db.options.get("row_level_security") else ""

@@ -30,6 +30,7 @@ class TestLimits(suite.LimitsSuite):
 class TestRelationships(suite.RelationshipsSuite): pass
 class TestRelationshipTenancy(suite.RelationshipTenancySuite): pass
 class TestForeignKeys(suite.ForeignKeysSuite): pass
+class TestAggregates(suite.AggregatesSuite): pass
 
 
 EXPECTED_FAILURES = {

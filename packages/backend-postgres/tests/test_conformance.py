@@ -19,6 +19,7 @@ class TestLimits(suite.LimitsSuite): pass
 class TestRelationships(suite.RelationshipsSuite): pass
 class TestRelationshipTenancy(suite.RelationshipTenancySuite): pass
 class TestForeignKeys(suite.ForeignKeysSuite): pass
+class TestAggregates(suite.AggregatesSuite): pass
 
 
 EXPECTED_FAILURES: dict[str, set[str]] = {}

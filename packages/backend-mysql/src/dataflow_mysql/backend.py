@@ -39,7 +39,7 @@ MAX_INDEXED_CHARS = 768
 class MySQLBackend(Upserts, BulkInserts, SQLBackend):
     name = "mysql"
     schemes = ("mysql", "mariadb")
-    capabilities = Capabilities(returning=False, native_upsert=True, foreign_keys=True)
+    capabilities = Capabilities(returning=False, native_upsert=True, foreign_keys=True, aggregates=True)
     compiler_class = MySQLFilterCompiler
     driver_class = MySQLDriver
     explicit_null_order = False  # NULLs sort first ascending, last descending, natively

@@ -24,6 +24,7 @@ from dataflow.sql import SQLBackend
 from sqlalchemy.dialects import postgresql
 
 from . import codec, rls
+from .aggregate import PostgresAggregates
 from .bulk import BulkPaths
 from .client import asyncpg
 from .compiler import PostgresFilterCompiler
@@ -32,11 +33,11 @@ from .connection import PostgresDriver
 DDL_LOCK_KEY = 0x44617461466C6F77  # "DataFlow"
 
 
-class PostgresBackend(BulkPaths, SQLBackend):
+class PostgresBackend(PostgresAggregates, BulkPaths, SQLBackend):
     name = "postgres"
     schemes = ("postgresql",)
     capabilities = Capabilities(returning=True, native_upsert=True, schemas=True, text_nul=False,
-                                row_level_security=True, foreign_keys=True)
+                                row_level_security=True, foreign_keys=True, aggregates=True)
     compiler_class = PostgresFilterCompiler
     driver_class = PostgresDriver
     explicit_null_order = True

@@ -18,17 +18,18 @@ from dataflow.sql import SQLBackend
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateTable
 
+from .aggregate import SQLiteAggregates
 from .codec import COLUMN_TYPES, DECODERS, ENCODERS
 from .compiler import SQLiteFilterCompiler
 from .connection import SQLiteDriver
 
 
-class SQLiteBackend(SQLBackend):
+class SQLiteBackend(SQLiteAggregates, SQLBackend):
     name = "sqlite"
     schemes = ("sqlite",)
     blocking = True
     capabilities = Capabilities(returning=True, native_upsert=False, concurrent_writers=False,
-                                foreign_keys=True)
+                                foreign_keys=True, aggregates=True)
     compiler_class = SQLiteFilterCompiler
     driver_class = SQLiteDriver
 

@@ -73,6 +73,46 @@ def _json_text(document: Any, path: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class _ExactSum:
+    """``dataflow_exact_sum(x)``: the exact sum of decimal text (or of integers past 64 bits), as text; NULL
+    when every value is NULL (SQL's SUM). SQLite's own SUM adds decimal text as doubles.
+
+    Plain decimal text (``-12.50``) is added as an integer per scale (``-1250`` at scale 2), a fraction of the
+    cost of Decimal arithmetic; text with an exponent goes through Decimal. ``finalize`` adds the scales exactly.
+    """
+
+    _context = decimal.Context(prec=100_000, traps=[decimal.Inexact, decimal.InvalidOperation])
+
+    def __init__(self) -> None:
+        self.by_scale: dict[int, int] = {}
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, int):
+            mantissa, scale = value, 0
+        else:
+            text = value if isinstance(value, str) else repr(value)
+            whole, _, fraction = text.partition(".")
+            if "e" in text or "E" in text or not (whole + fraction).lstrip("+-").isdigit():
+                sign, digits, exponent = decimal.Decimal(text).as_tuple()
+                mantissa = int("".join(map(str, digits)) or 0) * (-1 if sign else 1)
+                scale = -int(exponent)
+            else:
+                mantissa, scale = int(whole + fraction), len(fraction)
+        self.by_scale[scale] = self.by_scale.get(scale, 0) + mantissa
+
+    def finalize(self) -> str | None:
+        if not self.by_scale:
+            return None
+        total = decimal.Decimal(0)
+        for scale, mantissa in self.by_scale.items():
+            total = self._context.add(total, decimal.Decimal(mantissa).scaleb(-scale, self._context))
+        if len(self.by_scale) == 1 and 0 in self.by_scale:
+            return str(self.by_scale[0])
+        return str(total)
+
+
 def install(conn: sqlite3.Connection) -> None:
     """Register every function and collation the SQLite compiler's SQL calls."""
     conn.create_function("dataflow_regexp", 3, _regexp, deterministic=True)
@@ -81,3 +121,4 @@ def install(conn: sqlite3.Connection) -> None:
     conn.create_function("dataflow_json_text", 2, _json_text, deterministic=True)
     conn.create_function("dataflow_json_contains", 3, _json_contains, deterministic=True)
     conn.create_collation("dataflow_decimal", _decimal_collation)
+    conn.create_aggregate("dataflow_exact_sum", 1, _ExactSum)

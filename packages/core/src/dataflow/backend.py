@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .runner import IOThread
 
 if TYPE_CHECKING:
+    from .aggregates import AggregatePlan
     from .model import ModelSpec
     from .plugins import PluginHost
     from .query import Expr, OrderItem
@@ -54,6 +55,8 @@ class Capabilities:
     """Can have the database itself enforce tenant isolation (``DataFlow(..., row_level_security=True)``)."""
     foreign_keys: bool = False
     """Declared many-to-one relations are foreign-key constraints enforcing ``on_delete`` (docs/relationships.md)."""
+    aggregates: bool = False
+    """Implements :meth:`Backend.aggregate` (group-by, count/sum/min/max; docs/aggregates.md)."""
 
     def names(self) -> list[str]:
         return [f.name for f in fields(self)]
@@ -188,6 +191,14 @@ class Backend(ABC):
     @abstractmethod
     async def delete(self, model: ModelSpec, where: Expr) -> int:
         """Delete matching rows; the count."""
+
+    async def aggregate(self, model: ModelSpec, where: Expr, plan: AggregatePlan) -> list[tuple]:
+        """Rows matching ``where``, grouped and aggregated as ``plan`` says (see
+        :class:`~dataflow.aggregates.AggregatePlan` for the values expected). Declare
+        ``Capabilities(aggregates=True)`` when implemented; core refuses the call clearly otherwise."""
+        from .errors import AggregatesNotSupportedError
+
+        raise AggregatesNotSupportedError(f"backend {self.name!r} does not implement aggregates")
 
     @abstractmethod
     async def upsert(self, model: ModelSpec, rows: list[dict], updates: list[dict], conflict_on: tuple[str, ...],

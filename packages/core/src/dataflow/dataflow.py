@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from . import kailash_boundary, relations, replicas, workflows
+from .aggregates.operation import aggregate
 from .backend import Backend
 from .cache import ResultCache, cache_config
 from .errors import ConfigurationError, ModelError, SchemaError
@@ -588,4 +589,5 @@ _DISPATCH: dict[str, Callable[..., Any]] = {
     "bulk_update": Operations.bulk_update,
     "bulk_delete": Operations.bulk_delete,
     "bulk_upsert": Operations.bulk_upsert,
+    "aggregate": aggregate,
 }

@@ -238,4 +238,16 @@ class UpsertConflictTargetError(ValidationError):
     code = "DF-330"
 
 
+class AggregateError(ValidationError):
+    """An aggregate request (group_by, aggregates, having, order_by) names something invalid."""
+
+    code = "DF-340"
+
+
+class AggregatesNotSupportedError(DataFlowError):
+    """The backend serving the model does not implement aggregates (``Capabilities.aggregates`` is False)."""
+
+    code = "DF-341"
+
+
 __all__ = [name for name, value in dict(globals()).items() if isinstance(value, type) and issubclass(value, DataFlowError)]

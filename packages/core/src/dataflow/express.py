@@ -85,6 +85,18 @@ class Express:
                         enable_cache, cache_ttl)
         return (await self._ops.count(self._m(model), params))["count"]
 
+    async def aggregate(self, model: Any, aggregates: dict | None = None, *, group_by: Any = None,
+                        filter: dict | None = None, having: dict | None = None, order_by: Any = None,
+                        limit: int | None = None, offset: int = 0, include_deleted: bool = False) -> list[dict]:
+        """The groups (one dict per group: its keys and the aggregates), as ``{Model}AggregateNode`` computes
+        them; ``db.express.aggregate("Order", {"total": "sum:amount"}, group_by="status")``. See
+        docs/aggregates.md."""
+        from .aggregates.operation import aggregate
+
+        params = {"aggregates": aggregates, "group_by": group_by, "filter": filter, "having": having,
+                  "order_by": order_by, "limit": limit, "offset": offset, "include_deleted": include_deleted}
+        return (await aggregate(self._ops, self._m(model), params))["groups"]
+
     async def upsert(self, model: Any, data: dict, conflict_on: list[str] | None = None) -> dict:
         """Insert ``data`` or update the record that has the same ``conflict_on`` values (default: id)."""
         spec = self._m(model)

@@ -37,6 +37,7 @@ Template for a third-party backend::
     class TestRelationships(suite.RelationshipsSuite): pass
     class TestRelationshipTenancy(suite.RelationshipTenancySuite): pass
     class TestForeignKeys(suite.ForeignKeysSuite): pass
+    class TestAggregates(suite.AggregatesSuite): pass
 
 
     # Known gaps, as strict xfails (a test that starts passing fails the run, so the list stays true).
@@ -58,5 +59,6 @@ filters each property test tries (deterministic: hypothesis runs derandomized).
 Modules: ``plugin`` (fixtures, options, capability gating, the ledger),
 ``suite`` (the test classes), ``harness`` (what tests drive a DataFlow with),
 ``data`` (the fixed dataset), ``cases`` (named filter cases), ``strategies``
-(hypothesis strategies), ``markers`` (``requires``).
+(hypothesis strategies), ``markers`` (``requires``). The aggregate suite's oracle is
+:mod:`dataflow.aggregates.reference`.
 """

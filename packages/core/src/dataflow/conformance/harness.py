@@ -202,4 +202,6 @@ def express_call(x: Any, model: str, op: str, p: dict) -> Any:
                              soft_delete=p.get("soft_delete"))
     if op == "bulk_upsert":
         return x.bulk_upsert(model, p.get("data"), conflict_on=p.get("conflict_on"), update_fields=p.get("update_fields"))
+    if op == "aggregate":
+        return x.aggregate(model, p.pop("aggregates", None), **p)
     raise ValueError(f"unknown operation {op!r}")

@@ -35,12 +35,14 @@ if TYPE_CHECKING:
     from ..dataflow import DataFlow
     from ..model import ModelSpec
 
-#: operation key -> node name suffix, in the reference's order
-OPERATIONS = {
+#: the eleven operations of the reference (the seed's table), operation key -> node name suffix, in its order
+CRUD_OPERATIONS = {
     "create": "Create", "read": "Read", "update": "Update", "delete": "Delete", "list": "List",
     "upsert": "Upsert", "count": "Count", "bulk_create": "BulkCreate", "bulk_update": "BulkUpdate",
     "bulk_delete": "BulkDelete", "bulk_upsert": "BulkUpsert",
 }
+#: every generated node per model: the eleven, plus ``{Model}AggregateNode`` (docs/aggregates.md)
+OPERATIONS = {**CRUD_OPERATIONS, "aggregate": "Aggregate"}
 #: keys the kailash runtime may add to a node's inputs; never user parameters
 RUNTIME_KEYS = frozenset({"context", "config", "resource_registry"})
 
@@ -253,6 +255,10 @@ for _op in ("read", "list", "count"):
 
 def parameters_for(model: ModelSpec, operation: str) -> dict[str, NodeParameter]:
     params: dict[str, NodeParameter] = {}
+    if operation == "aggregate":
+        from ..aggregates.operation import PARAMETERS
+
+        return {name: _param(name, description) for name, description in PARAMETERS.items()}
     if operation == "create":
         params["data"] = _param("data", "the record as a dict (alternative to flat fields)")
     for name, description in COMMON.get(operation, {}).items():

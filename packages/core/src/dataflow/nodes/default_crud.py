@@ -1,11 +1,11 @@
-"""Core's own plugin: the eleven model nodes, generated through ``dataflow_generate_nodes``."""
+"""Core's own plugin: the model nodes (the eleven, plus Aggregate), generated through ``dataflow_generate_nodes``."""
 
 from __future__ import annotations
 
 from ..hookspecs import hookimpl
 from .base import OPERATIONS, make_node_class
 
-READ_ONLY = ("read", "list", "count")
+READ_ONLY = ("read", "list", "count", "aggregate")
 
 
 @hookimpl

@@ -22,7 +22,8 @@ from kailash.workflow.graph import Workflow
 
 from .. import kailash_boundary
 from ..errors import DataFlowError, ModelError, UnknownFieldError, ValidationError
-from ..nodes.base import OPERATIONS, RUNTIME_KEYS, NodeFailure, parameters_for
+from ..nodes.base import CRUD_OPERATIONS as OPERATIONS  # served: the eleven (not yet Aggregate)
+from ..nodes.base import RUNTIME_KEYS, NodeFailure, parameters_for
 from . import values
 
 if TYPE_CHECKING:

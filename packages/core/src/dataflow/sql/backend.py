@@ -7,7 +7,7 @@ A concrete backend names its SQLAlchemy dialect (``make_dialect``), maps field k
 * :mod:`~dataflow.sql.session` — the statement path, connections, pools, transactions;
 * :mod:`~dataflow.sql.schema` — tables and DDL; :mod:`~dataflow.sql.migrate` — applying schema changes;
 * :mod:`~dataflow.sql.codec` — values to and from the driver; :mod:`~dataflow.sql.primitives` — the six
-  data primitives.
+  data primitives; :mod:`~dataflow.sql.aggregate` — the aggregate primitive (GROUP BY).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 
 from ..backend import Backend
+from .aggregate import Aggregates
 from .codec import Codec
 from .compiler import FilterCompiler
 from .driver import SQLDriver
@@ -29,7 +30,7 @@ from .schema import Schema
 from .session import SQLSession, SQLTransaction
 
 
-class SQLBackend(Primitives, Migrations, Schema, Codec, Backend):
+class SQLBackend(Aggregates, Primitives, Migrations, Schema, Codec, Backend):
     """Common implementation of a backend for SQL dialects."""
 
     compiler_class: ClassVar[type[FilterCompiler]] = FilterCompiler

@@ -4,6 +4,7 @@ collected themselves)::
     class TestTypes(suite.TypesSuite): pass
 """
 
+from .aggregates import AggregatesSuite
 from .bad_input import BadInputSuite
 from .base import SuiteBase
 from .express import ExpressSuite
@@ -20,8 +21,9 @@ from .writes import BulkSuite, SoftDeleteSuite, UpsertSuite
 #: every suite, in the order a backend's test module lists them
 ALL_SUITES = (SchemaSuite, TypesSuite, NodesSuite, FiltersSuite, OrderingSuite, SoftDeleteSuite, UpsertSuite,
               BulkSuite, ExpressSuite, BadInputSuite, TenancySuite, LimitsSuite, RelationshipsSuite,
-              RelationshipTenancySuite, ForeignKeysSuite)
+              RelationshipTenancySuite, ForeignKeysSuite, AggregatesSuite)
 
-__all__ = ["ALL_SUITES", "BadInputSuite", "BulkSuite", "ExpressSuite", "FiltersSuite", "ForeignKeysSuite", "LimitsSuite",
-           "NodesSuite", "OrderingSuite", "RelationshipTenancySuite", "RelationshipsSuite", "SchemaSuite",
-           "SoftDeleteSuite", "SuiteBase", "TenancySuite", "TypesSuite", "UpsertSuite"]
+__all__ = ["ALL_SUITES", "AggregatesSuite", "BadInputSuite", "BulkSuite", "ExpressSuite", "FiltersSuite",
+           "ForeignKeysSuite", "LimitsSuite", "NodesSuite", "OrderingSuite", "RelationshipTenancySuite",
+           "RelationshipsSuite", "SchemaSuite", "SoftDeleteSuite", "SuiteBase", "TenancySuite", "TypesSuite",
+           "UpsertSuite"]

@@ -5,6 +5,7 @@ Tenancy is declared both ways, on the DataFlow (``multi_tenant=True``) and on th
 tenant to every filter and row; a backend that drops a condition or a column leaks, and these tests see it.
 """
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from dataflow.errors import DuplicateKeyError, NotFoundError, ValidationError
 from dataflow.tenancy import TenantRequiredError
 
 from ..harness import BIG, Harness, dataflow_error
+from ..markers import requires
 from .base import SuiteBase
 
 OWNER, OTHER = "tenant-a", "tenant-b"
@@ -43,7 +45,11 @@ UNBOUND_CALLS: list[tuple[str, dict]] = [
     ("bulk_delete", {"filter": {}, "confirmed": True}),
     ("bulk_delete", {"ids": [1, 2]}),
     ("bulk_upsert", {"data": [{"code": "c1", "title": "t"}], "conflict_on": ["code"]}),
+    ("aggregate", {"group_by": "tenant_id", "aggregates": {"n": "count"}}),
 ]
+#: aggregates that would show the owner's rows: their count, sums, extremes, distinct values or tenant
+LEAKY_AGGREGATES = {"n": "count", "ranks": "sum:rank", "codes": "count_distinct:code", "top": "max:title",
+                    "low": "min:code", "avg": "avg:rank"}
 
 
 def _declare(h: Harness, declared: str) -> None:
@@ -101,6 +107,25 @@ class TenancySuite(SuiteBase):
             with h.db.tenant(OTHER):
                 found = h.op(via, "Secret", "read", {"filter": {"code": "c2"}, "raise_on_not_found": False})
             assert found.get("found") is False, "read by filter found another tenant's row"
+
+    @requires("aggregates")
+    def test_aggregates_count_only_the_bound_tenant(self, tenants: Harness, via: str) -> None:
+        """Aggregates under one tenant never count, sum or group another tenant's rows, whatever the filter,
+        group key or having says."""
+        h = tenants
+        mine = {"n": 1, "ranks": 0, "codes": 1, "top": "b0", "low": "c0", "avg": Decimal(0)}
+        with h.db.tenant(OTHER):
+            for flt in LEAKY_FILTERS:
+                for group_by in (None, "tenant_id", "code", ["title", "rank"]):
+                    params = {"filter": flt, "group_by": group_by, "aggregates": LEAKY_AGGREGATES}
+                    out = h.op(via, "Secret", "aggregate", params)
+                    groups = out["groups"] if isinstance(out, dict) else out
+                    for g in groups:
+                        assert g.get("tenant_id", OTHER) == OTHER, f"grouped another tenant with {flt}: {g}"
+                        assert {k: g[k] for k in mine} in (mine, {"n": 0, "ranks": None, "codes": 0, "top": None,
+                                                                "low": None, "avg": None}), f"leaked with {flt}: {g}"
+                spied = h.op(via, "Secret", "aggregate", {"group_by": "tenant_id", "having": {"tenant_id": OWNER}})
+                assert (spied["groups"] if isinstance(spied, dict) else spied) == []
 
     def test_writes_never_touch_another_tenant(self, tenants: Harness, via: str) -> None:
         """Update, Delete, the bulk operations and upserts under one tenant leave another's rows as they were."""
