@@ -18,12 +18,13 @@ from dataflow.sql import SQLBackend
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateTable
 
+from .bulk import BulkUpserts
 from .codec import COLUMN_TYPES, DECODERS, ENCODERS
 from .compiler import SQLiteFilterCompiler
 from .connection import SQLiteDriver
 
 
-class SQLiteBackend(SQLBackend):
+class SQLiteBackend(BulkUpserts, SQLBackend):
     name = "sqlite"
     schemes = ("sqlite",)
     blocking = True

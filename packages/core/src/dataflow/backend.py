@@ -186,3 +186,18 @@ class Backend(ABC):
     async def upsert(self, model: ModelSpec, rows: list[dict], updates: list[dict], conflict_on: tuple[str, ...],
                      *, returning: bool) -> UpsertOutcome:
         """Insert each row, or where ``conflict_on`` matches an existing row, apply ``updates[i]``."""
+
+    async def update_rows(self, model: ModelSpec, columns: tuple[str, ...], rows: list[tuple],
+                          scope: dict[str, Any]) -> int:
+        """Set a value per row: each of ``rows`` is ``(key, *values of columns)``; only rows whose fields equal
+        ``scope`` (tenant, ``deleted_at`` None) are reached. Keys are distinct. Returns how many rows matched.
+        Backends override with one statement per chunk; this default updates row by row (all or nothing)."""
+        from .query.ast import And, Cmp, FieldRef
+
+        extra = tuple(Cmp(FieldRef(model.fields[name]), "eq", value) for name, value in scope.items())
+        matched = 0
+        async with self.transaction():
+            for key, *values in rows:
+                where = And((Cmp(FieldRef(model.pk), "eq", key), *extra))
+                matched += await self.update(model, where, dict(zip(columns, values)), returning=False)
+        return matched

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from .bulk_update import update_records
 from .errors import (
     ConfirmationRequiredError,
     DataFlowError,
@@ -403,26 +404,7 @@ class Operations:
         data = params.get("data")
         backend = await self._backend(model)
         if data:
-            records = self._records(model, data, "bulk_update")
-            plans = []
-            for i, rec in enumerate(records):
-                if not isinstance(rec, dict) or rec.get(model.primary_key) is None:
-                    raise ValidationError(f"{model.name} record at index {i}: bulk update by 'data' needs {model.primary_key!r} in every record")
-                key = writer.key(rec[model.primary_key])
-                changes = writer.changes({k: v for k, v in rec.items() if k != model.primary_key}, i)
-                plans.append((i, key, changes))
-            stamp = now()
-            updated = 0
-            async with backend.transaction():
-                for i, key, changes in plans:
-                    if model.timestamps:
-                        changes["updated_at"] = stamp
-                    if not changes:
-                        continue
-                    if not await backend.update(model, self._by_id(model, key), changes, returning=False):
-                        raise NotFoundError(f"{model.name} record at index {i}: no record with id {key!r}; nothing was updated")
-                    updated += 1
-            return {"processed": len(records), "updated": updated, "operation": "bulk_update", "success": True}
+            return await update_records(self, model, self._records(model, data, "bulk_update"))
         values = params.get("fields") or params.get("update") or {}
         changes = writer.changes(values)
         if not changes:

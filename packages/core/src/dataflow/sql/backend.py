@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 
 from ..backend import Backend
+from .bulk import BulkPrimitives
 from .codec import Codec
 from .compiler import FilterCompiler
 from .driver import SQLDriver
@@ -29,7 +30,7 @@ from .schema import Schema
 from .session import SQLSession, SQLTransaction
 
 
-class SQLBackend(Primitives, Migrations, Schema, Codec, Backend):
+class SQLBackend(BulkPrimitives, Primitives, Migrations, Schema, Codec, Backend):
     """Common implementation of a backend for SQL dialects."""
 
     compiler_class: ClassVar[type[FilterCompiler]] = FilterCompiler

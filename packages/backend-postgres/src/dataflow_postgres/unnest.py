@@ -1,0 +1,115 @@
+"""PostgreSQL's set-based writes from arrays: one statement per chunk, whole columns bound as arrays.
+
+* ``update_rows`` (BulkUpdate with a value per record): ``UPDATE t SET c = v.c FROM unnest($1::bigint[], …)
+  AS v(…) WHERE t.id = v._k AND <tenant, not deleted>``; the status's row count is what matched.
+* ``insert_arrays`` (bulk inserts under row-level security, where ``COPY FROM`` is refused):
+  ``INSERT INTO t (…) SELECT * FROM unnest(…)``, checked by the tenant policy like any INSERT. A refused row is
+  named by its index: the chunk is replayed row by row inside a savepoint, then undone.
+
+Every column kind has an array type: core kinds map to PostgreSQL's (``bigint[]``, ``jsonb[]``…), extension types
+(pgvector's ``vector(3)``) use their column type (``vector(3)[]``). A chunk is at most ``UNNEST_BATCH`` rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dataflow.errors import DataFlowError
+from dataflow.model import ModelSpec
+
+from .codec import ARRAY_TYPES
+
+UNNEST_BATCH = 50_000
+
+
+class ArrayPaths:
+    """Mixin of :class:`~dataflow_postgres.backend.PostgresBackend`: writes from unnested arrays."""
+
+    def array_type(self, model: ModelSpec, column: str) -> str:
+        """The element type to bind ``column`` as an array of."""
+        field = model.fields[column]
+        known = ARRAY_TYPES.get(field.kind)
+        if known is not None and field.kind not in self.extension_kinds(model):
+            return known
+        return str(self.sql_type(field).compile(dialect=self.dialect))
+
+    def extension_kinds(self, model: ModelSpec) -> set[str]:
+        return {f.kind for f in model.fields.values() if f.type.backends.get(self.name) is not None}
+
+    def _scope_sql(self, model: ModelSpec, scope: dict[str, Any], first: int) -> tuple[str, list[Any]]:
+        quote = self.quote
+        parts, params = [], []
+        for name, value in scope.items():
+            if value is None:
+                parts.append(f"t.{quote(name)} IS NULL")
+            else:
+                params.append(self.encode_value(model.fields[name].kind, value))
+                parts.append(f"t.{quote(name)} = ${first + len(params) - 1}")
+        return "".join(f" AND {p}" for p in parts), params
+
+    async def update_rows(self, model, columns, rows, scope) -> int:
+        if not rows:
+            return 0
+        quote = self.quote
+        pk = model.primary_key
+        types = [self.array_type(model, pk), *(self.array_type(model, c) for c in columns)]
+        arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
+        where, scope_params = self._scope_sql(model, scope, len(types) + 1)
+        sets = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
+        names = ", ".join(["_dataflow_key", *(quote(c) for c in columns)])
+        sql = (f"UPDATE {quote(model.table)} AS t SET {sets} FROM unnest({arrays}) AS v({names}) "
+               f"WHERE t.{quote(pk)} = v._dataflow_key{where}")
+        matched = 0
+        async with self.unit():
+            for start in range(0, len(rows), UNNEST_BATCH):
+                keys, values = self.encode_update_columns(model, columns, rows[start : start + UNNEST_BATCH])
+                matched += await self.execute(sql, [keys, *values, *scope_params])
+        return matched
+
+    def insert_arrays_sql(self, model: ModelSpec, columns: Sequence[str]) -> str:
+        key = ("insert-arrays", model.name, tuple(columns))
+        sql = self._sql_cache.get(key)
+        if sql is None:
+            quote = self.quote
+            arrays = ", ".join(f"${i}::{self.array_type(model, c)}[]" for i, c in enumerate(columns, 1))
+            sql = self._sql_cache[key] = (f"INSERT INTO {quote(model.table)} ({', '.join(quote(c) for c in columns)}) "
+                                          f"SELECT * FROM unnest({arrays})")
+        return sql
+
+    async def insert_arrays(self, model: ModelSpec, columns: Sequence[str], values: list[list]) -> None:
+        """Insert encoded column-wise ``values`` as arrays, one statement per chunk, all or nothing."""
+        total = len(values[0]) if values else 0
+        if not total:
+            return
+        sql = self.insert_arrays_sql(model, columns)
+        async with self.unit() as handle:
+            for start in range(0, total, UNNEST_BATCH):
+                params = [col[start : start + UNNEST_BATCH] for col in values]
+                guard = await handle.savepoint()
+                try:
+                    await self.execute(sql, params)
+                except DataFlowError as error:
+                    await handle.rollback_to(guard)
+                    index = await self._refused_row(handle, model, columns, params)
+                    if index is not None:
+                        error.message = f"record at index {start + index}: {error.message}"
+                        error.args = (error.message,)
+                    raise
+                await handle.release(guard)
+
+    async def _refused_row(self, handle: Any, model: ModelSpec, columns: Sequence[str], params: list[list]) -> int | None:
+        """The first row of a failed chunk the database refuses on its own (replayed, then undone)."""
+        sql = self.insert_sql(model, tuple(columns), False)
+        guard = await handle.savepoint()
+        failing = None
+        try:
+            for index, row in enumerate(zip(*params)):
+                try:
+                    await self.execute(sql, row)
+                except DataFlowError:
+                    failing = index
+                    break
+        finally:
+            await handle.rollback_to(guard)
+        return failing
