@@ -85,10 +85,15 @@ class BulkPaths(ArrayPaths):
         return UpsertOutcome(out_rows if returning else [], created)
 
     def _upsert_unnest(self, model, columns, update_cols, conflict_on, rows, returning=True) -> tuple[str, list]:
-        """One statement for a whole batch: arrays per column, unnested server-side. Without ``returning`` the
-        statement returns one row: how many rows it created, and how many it wrote."""
+        """One statement for a whole batch: arrays per column, unnested server-side."""
+        encoded = self.encode_rows(model, rows, columns)
+        return self._upsert_unnest_sql(model, columns, update_cols, conflict_on, returning), [list(c) for c in zip(*encoded)]
+
+    def _upsert_unnest_sql(self, model, columns, update_cols, conflict_on, returning: bool) -> str:
+        """``INSERT … SELECT * FROM unnest(…) ON CONFLICT … DO UPDATE``; without ``returning`` the statement
+        returns one row: how many rows it created, and how many it wrote."""
         quote = self.quote
-        key = ("upsert-unnest", model.name, columns, update_cols, tuple(conflict_on), returning)
+        key = ("upsert-unnest", model.name, tuple(columns), tuple(update_cols), tuple(conflict_on), returning)
         sql = self._sql_cache.get(key)
         if sql is None:
             arrays = ", ".join(f"${i}::{self.array_type(model, c)}[]" for i, c in enumerate(columns, 1))
@@ -103,8 +108,26 @@ class BulkPaths(ArrayPaths):
                 sql = (f"WITH w AS ({head}RETURNING (xmax = 0) AS made) "
                        "SELECT count(*) FILTER (WHERE made), count(*) FROM w")
             self._sql_cache[key] = sql
-        encoded = self.encode_rows(model, rows, columns)
-        return sql, [list(col) for col in zip(*encoded)]
+        return sql
+
+    async def upsert_columns(self, model, columns, values, update_cols, conflict_on) -> UpsertOutcome:
+        """BulkUpsert straight from the columns: each bound as one array, one statement per chunk."""
+        columns = tuple(columns)
+        keys = [values[columns.index(c)] for c in conflict_on]
+        total = len(values[0]) if values else 0
+        try:
+            distinct = len(set(keys[0]) if len(keys) == 1 else set(zip(*keys))) == total
+        except TypeError:  # unhashable key values
+            distinct = False
+        if not update_cols or not distinct:  # ON CONFLICT cannot touch one row twice in a statement
+            return await super().upsert_columns(model, columns, values, update_cols, conflict_on)
+        sql = self._upsert_unnest_sql(model, columns, tuple(update_cols), conflict_on, False)
+        encoded = self.encode_column_values(model, columns, values)
+        made = 0
+        async with self.unit():
+            for start in range(0, total, UNNEST_BATCH):
+                made += (await self.fetch(sql, [col[start : start + UNNEST_BATCH] for col in encoded]))[0][0]
+        return UpsertOutcome([], [True] * made + [False] * (total - made))
 
     def _upsert_statement(self, model, columns, update_cols, conflict_on, batch, from_row) -> tuple[str, list]:
         table = self.table(model)

@@ -48,8 +48,8 @@ class ArrayPaths:
                 parts.append(f"t.{quote(name)} = ${first + len(params) - 1}")
         return "".join(f" AND {p}" for p in parts), params
 
-    async def update_rows(self, model, columns, rows, scope) -> int:
-        if not rows:
+    async def update_rows(self, model, columns, keys, values, scope) -> int:
+        if not keys:
             return 0
         quote = self.quote
         pk = model.primary_key
@@ -62,9 +62,11 @@ class ArrayPaths:
                f"WHERE t.{quote(pk)} = v._dataflow_key{where}")
         matched = 0
         async with self.unit():
-            for start in range(0, len(rows), UNNEST_BATCH):
-                keys, values = self.encode_update_columns(model, columns, rows[start : start + UNNEST_BATCH])
-                matched += await self.execute(sql, [keys, *values, *scope_params])
+            for start in range(0, len(keys), UNNEST_BATCH):
+                end = start + UNNEST_BATCH
+                part_keys, part = self.encode_update_columns(model, columns, keys[start:end],
+                                                             [col[start:end] for col in values])
+                matched += await self.execute(sql, [part_keys, *part, *scope_params])
         return matched
 
     def insert_arrays_sql(self, model: ModelSpec, columns: Sequence[str]) -> str:

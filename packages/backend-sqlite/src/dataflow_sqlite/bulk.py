@@ -34,15 +34,33 @@ class BulkUpserts:
         return sql
 
     async def _existing_keys(self, model, rows, conflict_on) -> set[tuple]:
+        return await self._existing_of(model, conflict_on, [tuple(row[c] for c in conflict_on) for row in rows])
+
+    async def _existing_of(self, model, conflict_on, keys: list[tuple]) -> set[tuple]:
         """Which keys exist, in one statement: the keys as one JSON array parameter (``json_each``)."""
         if len(conflict_on) != 1 or model.fields[conflict_on[0]].kind not in JSON_KEYS:
+            rows = [dict(zip(conflict_on, key)) for key in keys]
             return await super()._existing_keys(model, rows, conflict_on)
         name = conflict_on[0]
         quote = self.quote
-        keys = json.dumps(list({row[name] for row in rows}), ensure_ascii=False)
+        keys = json.dumps(list({key[0] for key in keys}), ensure_ascii=False)
         sql = (f"SELECT {quote(name)} FROM {quote(model.table)} WHERE {quote(name)} IN "
                "(SELECT value FROM json_each(?))")
         return {(r[0],) for r in await self.fetch(sql, (keys,))}
+
+    async def upsert_columns(self, model, columns, values, update_cols, conflict_on) -> UpsertOutcome:
+        """One prepared ``INSERT … ON CONFLICT`` stepped over the columns, in one transaction."""
+        columns = tuple(columns)
+        keys = list(zip(*(values[columns.index(c)] for c in conflict_on)))
+        async with self.unit():
+            seen = await self._existing_of(model, conflict_on, keys)
+            created = []
+            for key in keys:
+                created.append(key not in seen)
+                seen.add(key)
+            sql = self._upsert_sql(model, columns, tuple(update_cols), conflict_on)
+            await self._execute_many_naming_row(sql, self.encode_columns(model, columns, values))
+        return UpsertOutcome([], created)
 
     async def upsert(self, model, rows, updates, conflict_on, *, returning: bool) -> UpsertOutcome:
         if not rows or returning or len(rows) == 1:

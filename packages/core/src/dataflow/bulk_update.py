@@ -15,9 +15,14 @@ A key repeated in ``data`` is applied in record order (the last value wins, as r
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import isfinite
 from typing import TYPE_CHECKING, Any
 
 from .errors import DataFlowError, NotFoundError, ValidationError
+from .fieldtypes import INT64_MAX, INT64_MIN
 from .query.ast import Cmp, FieldRef
 from .rows import now
 from .tenancy import require_tenant
@@ -28,6 +33,21 @@ if TYPE_CHECKING:
 
 #: one planned record: (its index in ``data``, its key, its column values in the group's column order)
 Item = tuple[int, Any, list[Any]]
+
+
+@dataclass
+class Run:
+    """Records written by one ``update_rows`` call: their indexes in ``data``, keys, and values by column."""
+
+    columns: tuple[str, ...]
+    indexes: Sequence[int]
+    keys: list[Any]
+    values: list[list[Any]]
+
+    @classmethod
+    def of(cls, columns: tuple[str, ...], items: list[Item]) -> Run:
+        return cls(columns, [i for i, _k, _v in items], [k for _i, k, _v in items],
+                   [list(col) for col in zip(*(v for _i, _k, v in items))] or [[] for _c in columns])
 
 
 class _Undo(Exception):
@@ -44,11 +64,14 @@ def scope_of(model: ModelSpec) -> dict[str, Any]:
     return scope
 
 
-def plan(ops: Operations, model: ModelSpec, records: list) -> list[tuple[tuple[str, ...], list[Item]]]:
+def plan(ops: Operations, model: ModelSpec, records: list) -> list[Run]:
     """Validated records as ``(columns, items)`` runs, each run without a repeated key."""
     writer = ops.writer(model)
     pk = model.primary_key
     stamp = now()
+    fast = _uniform(writer, model, records, stamp)
+    if fast is not None:
+        return fast
     planned: list[tuple[tuple[str, ...], Item]] = []
     for i, rec in enumerate(records):
         if not isinstance(rec, dict) or rec.get(pk) is None:
@@ -64,7 +87,7 @@ def plan(ops: Operations, model: ModelSpec, records: list) -> list[tuple[tuple[s
         groups: dict[tuple[str, ...], list[Item]] = {}
         for cols, item in planned:
             groups.setdefault(cols, []).append(item)
-        return list(groups.items())
+        return [Run.of(cols, items) for cols, items in groups.items()]
     runs: list[tuple[tuple[str, ...], list[Item]]] = []  # record order: consecutive, same columns, no repeat
     seen: set = set()
     for cols, item in planned:
@@ -73,7 +96,63 @@ def plan(ops: Operations, model: ModelSpec, records: list) -> list[tuple[tuple[s
             seen = set()
         runs[-1][1].append(item)
         seen.add(item[1])
-    return runs
+    return [Run.of(cols, items) for cols, items in runs]
+
+
+def _uniform(writer: Any, model: ModelSpec, records: list, stamp: Any) -> list | None:
+    """The common case checked column by column (C-level loops): every record a dict with the same fields, each
+    value already canonical, keys distinct. None when anything differs: :func:`plan` then checks record by record
+    and names the bad one."""
+    if not records or set(map(type, records)) != {dict}:
+        return None
+    names = tuple(records[0])
+    if set(map(len, records)) != {len(names)} or model.primary_key not in names:
+        return None
+    try:
+        columns = {name: list(map(operator.itemgetter(name), records)) for name in names}
+    except KeyError:
+        return None
+    keys = columns.pop(model.primary_key)
+    key_kind = model.pk.kind
+    if not ((key_kind == "int" and set(map(type, keys)) == {int} and INT64_MIN <= min(keys) and max(keys) <= INT64_MAX)
+            or (key_kind == "str" and set(map(type, keys)) == {str} and "".join(keys).isascii()
+                and all(keys))):
+        return None
+    if len(set(keys)) != len(keys):
+        return None
+    for name, col in columns.items():
+        spec = writer.writable.get(name)
+        if spec is None or spec.primary_key:
+            return None
+        kinds = set(map(type, col))
+        if type(None) in kinds:
+            if not spec.nullable:
+                return None
+            kinds.discard(type(None))
+            present = [v for v in col if v is not None]
+        else:
+            present = col
+        if not kinds:
+            continue
+        if spec.kind == "str" and kinds == {str}:
+            if not (writer.text_nul and "".join(present).isascii()):
+                return None
+        elif spec.kind == "float" and kinds == {float}:
+            if not isfinite(sum(present)) and not all(map(isfinite, present)):
+                return None
+        elif spec.kind == "int" and kinds == {int}:
+            if min(present) < INT64_MIN or max(present) > INT64_MAX:
+                return None
+        elif not (spec.kind == "bool" and kinds == {bool}):
+            return None
+    cols = tuple(columns)
+    values = list(columns.values())
+    if model.timestamps:
+        cols += ("updated_at",)
+        values.append([stamp] * len(records))
+    if not cols:
+        return []
+    return [Run(cols, range(len(keys)), keys, values)]
 
 
 async def update_records(ops: Operations, model: ModelSpec, records: list) -> dict:
@@ -83,40 +162,38 @@ async def update_records(ops: Operations, model: ModelSpec, records: list) -> di
     scope = scope_of(model)
     updated = 0
     async with backend.transaction():
-        for columns, items in runs:
-            matched = await _write(backend, model, columns, items, scope)
-            if matched < len(items):
-                await _name_missing(ops, backend, model, items)
-            updated += len(items)
+        for run in runs:
+            matched = await _write(backend, model, run, scope)
+            if matched < len(run.keys):
+                await _name_missing(ops, backend, model, run)
+            updated += len(run.keys)
     return {"processed": len(records), "updated": updated, "operation": "bulk_update", "success": True}
 
 
-async def _write(backend: Any, model: ModelSpec, columns: tuple[str, ...], items: list[Item], scope: dict) -> int:
-    rows = [(key, *values) for _i, key, values in items]
+async def _write(backend: Any, model: ModelSpec, run: Run, scope: dict) -> int:
     if not backend.capabilities.savepoints:
-        return await backend.update_rows(model, columns, rows, scope)
+        return await backend.update_rows(model, run.columns, run.keys, run.values, scope)
     try:
         async with backend.transaction():  # a savepoint: a failed statement leaves the transaction usable
-            return await backend.update_rows(model, columns, rows, scope)
+            return await backend.update_rows(model, run.columns, run.keys, run.values, scope)
     except NotFoundError:
         raise
     except DataFlowError as error:
-        index = await _replay(backend, model, columns, items, scope)
+        index = await _replay(backend, model, run, scope)
         if index is not None and "record at index" not in error.message:
             error.message = f"{model.name} record at index {index}: {error.message}"
             error.args = (error.message,)
         raise
 
 
-async def _replay(backend: Any, model: ModelSpec, columns: tuple[str, ...], items: list[Item],
-                  scope: dict) -> int | None:
+async def _replay(backend: Any, model: ModelSpec, run: Run, scope: dict) -> int | None:
     """The index of the first record the database refuses, found row by row inside a savepoint then undone."""
     failing = None
     try:
         async with backend.transaction():
-            for i, key, values in items:
+            for n, (i, key) in enumerate(zip(run.indexes, run.keys)):
                 try:
-                    await backend.update_rows(model, columns, [(key, *values)], scope)
+                    await backend.update_rows(model, run.columns, [key], [[col[n]] for col in run.values], scope)
                 except DataFlowError:
                     failing = i
                     raise
@@ -126,15 +203,15 @@ async def _replay(backend: Any, model: ModelSpec, columns: tuple[str, ...], item
     return failing
 
 
-async def _name_missing(ops: Operations, backend: Any, model: ModelSpec, items: list[Item]) -> None:
+async def _name_missing(ops: Operations, backend: Any, model: ModelSpec, run: Run) -> None:
     """Raise NotFoundError naming the first record whose key no visible row has."""
     found: set = set()
-    keys = [key for _i, key, _v in items]
+    keys = run.keys
     for start in range(0, len(keys), 500):
         where = ops._visible(model, Cmp(FieldRef(model.pk), "in", tuple(keys[start : start + 500])), False)
         for row in await backend.select(model, where, [], None, 0):
             found.add(row[model.primary_key])
-    for i, key, _values in items:
+    for i, key in zip(run.indexes, run.keys):
         if key not in found:
             raise NotFoundError(f"{model.name} record at index {i}: no record with id {key!r}; nothing was updated",
                                 model=model.name, id=key)

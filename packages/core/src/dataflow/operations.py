@@ -12,6 +12,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from .bulk_update import update_records
+from .bulk_upsert import columnar
 from .errors import (
     ConfirmationRequiredError,
     DataFlowError,
@@ -441,7 +442,7 @@ class Operations:
         if ids is not None:
             if not isinstance(ids, (list, tuple)):
                 raise ValidationError(f"{model.name} bulk_delete: 'ids' must be a list")
-            keys = tuple(writer.key(k) for k in ids)
+            keys = writer.keys(ids)
             where: Expr = Cmp(FieldRef(model.pk), "in", keys)
             processed = len(keys)
         else:
@@ -467,6 +468,13 @@ class Operations:
         if managed:
             require_tenant(model.name)  # core fills tenant_id: without a tenant, say so (not "missing tenant_id")
         stamp = now()
+        fast = columnar(writer, model, records, target, update_fields, stamp)
+        if fast is not None:
+            backend = await self._backend(model)
+            outcome = await backend.upsert_columns(model, *fast, target)
+            return {"processed": len(records), "upserted": len(records), "total": len(records),
+                    "inserted": outcome.inserted, "updated": outcome.updated, "skipped": 0,
+                    "operation": "bulk_upsert", "success": True}
         rows, updates = [], []
         for i, rec in enumerate(records):
             if not isinstance(rec, dict):

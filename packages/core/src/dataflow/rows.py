@@ -288,6 +288,14 @@ class RowWriter:
             out[name] = self.coerce(name, value, index)
         return out
 
+    def keys(self, values: Any) -> tuple:
+        """Many keys (BulkDelete ids): integer keys already canonical are checked in C-level passes."""
+        values = tuple(values)
+        if (self.pk.kind == "int" and values and set(map(type, values)) == {int}
+                and INT64_MIN <= min(values) and max(values) <= INT64_MAX):
+            return values
+        return tuple(self.key(v) for v in values)
+
     def key(self, value: Any, what: str = "id") -> Any:
         if value is None:
             raise MissingFieldError(f"{self.model.name}: {what} is required")

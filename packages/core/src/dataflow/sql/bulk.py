@@ -43,41 +43,40 @@ class BulkPrimitives:
             sql = self._sql_cache[key] = str(compiled)
         return sql
 
-    async def update_rows(self, model: ModelSpec, columns: tuple[str, ...], rows: list[tuple],
+    async def update_rows(self, model: ModelSpec, columns: tuple[str, ...], keys: list, values: list[list],
                           scope: dict[str, Any]) -> int:
         """One prepared UPDATE for every row (``executemany``), in one unit; how many rows matched."""
-        if not rows:
+        if not keys:
             return 0
         sql = self.update_rows_sql(model, columns, scope)
         _, scope_params = self.scope_clause(model, self.table(model), scope)
-        keys, values = self.encode_update_columns(model, columns, rows)
-        params = list(zip(*values, keys, *([p] * len(rows) for p in scope_params)))
+        encoded_keys, encoded = self.encode_update_columns(model, columns, keys, values)
+        params = list(zip(*encoded, encoded_keys, *([p] * len(keys) for p in scope_params)))
         async with self.unit():
             if len(params) == 1:
                 return int(await self.execute(sql, params[0]))
             matched = await self.execute_many(sql, params)
         if isinstance(matched, int):
             return matched
-        return len(rows) if await self._all_present(model, rows, scope) else -1
+        return len(keys) if await self._all_present(model, keys, scope) else -1
 
-    def encode_update_columns(self, model: ModelSpec, columns: tuple[str, ...],
-                              rows: list[tuple]) -> tuple[list[Any], list[list[Any]]]:
-        """``rows`` of ``(key, *values)`` as encoded keys and encoded value columns."""
-        by_column = [list(col) for col in zip(*rows)]
-        keys = self.encode_column_values(model, [model.primary_key], by_column[:1])[0]
-        return keys, self.encode_column_values(model, columns, by_column[1:])
+    def encode_update_columns(self, model: ModelSpec, columns: tuple[str, ...], keys: list,
+                              values: list[list]) -> tuple[list[Any], list[list[Any]]]:
+        """Keys and value columns, encoded for the driver."""
+        encoded_keys = self.encode_column_values(model, [model.primary_key], [keys])[0]
+        return encoded_keys, self.encode_column_values(model, columns, values)
 
-    async def _all_present(self, model: ModelSpec, rows: list[tuple], scope: dict[str, Any]) -> bool:
+    async def _all_present(self, model: ModelSpec, keys: list, scope: dict[str, Any]) -> bool:
         """Whether every key of ``rows`` has a row within ``scope`` (drivers that do not count executemany)."""
         table = self.table(model)
         pk = table.c[model.primary_key]
         conds, scope_params = self.scope_clause(model, table, scope)
         kind = model.pk.kind
         found = 0
-        for part in self.chunks([r[0] for r in rows], 1 + len(scope_params)):
+        for part in self.chunks(keys, 1 + len(scope_params)):
             stmt = sa.select(sa.func.count()).select_from(table).where(
                 pk.in_([sa.literal(self.encode_value(kind, k), type_=sa.types.NullType()) for k in part]), *conds)
             sql, params = self.compile(stmt.params({f"_scope_{n}": v for n, v in zip(
                 [n for n, v in scope.items() if v is not None], scope_params)}))
             found += int((await self.fetch(sql, params))[0][0])
-        return found == len(rows)
+        return found == len(keys)
