@@ -171,8 +171,15 @@ async def update_records(ops: Operations, model: ModelSpec, records: list) -> di
 
 
 async def _write(backend: Any, model: ModelSpec, run: Run, scope: dict) -> int:
-    if not backend.capabilities.savepoints:
-        return await backend.update_rows(model, run.columns, run.keys, run.values, scope)
+    if not backend.capabilities.savepoints:  # no replay possible: the backend says which row failed, if it can
+        try:
+            return await backend.update_rows(model, run.columns, run.keys, run.values, scope)
+        except DataFlowError as error:
+            at = getattr(error, "record_index", None)
+            if isinstance(at, int) and 0 <= at < len(run.keys) and "record at index" not in error.message:
+                error.message = f"{model.name} record at index {run.indexes[at]}: {error.message}"
+                error.args = (error.message,)
+            raise
     try:
         async with backend.transaction():  # a savepoint: a failed statement leaves the transaction usable
             return await backend.update_rows(model, run.columns, run.keys, run.values, scope)
