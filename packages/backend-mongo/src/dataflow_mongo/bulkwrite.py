@@ -42,5 +42,9 @@ class BulkWrites:
         except (perr.PyMongoError, OverflowError) as exc:
             error = self._translate(exc, model)
             if isinstance(exc, perr.BulkWriteError) and exc.details.get("writeErrors"):
-                error.record_index = exc.details["writeErrors"][0]["index"]
+                at = error.record_index = exc.details["writeErrors"][0]["index"]
+                prefix = f"record at index {at}: "  # the position in this write, not in the caller's data
+                if error.message.startswith(prefix):
+                    error.message = error.message[len(prefix):]
+                    error.args = (error.message,)
             raise error from exc
