@@ -87,7 +87,8 @@ class BulkPaths(ArrayPaths):
     def _upsert_unnest(self, model, columns, update_cols, conflict_on, rows, returning=True) -> tuple[str, list]:
         """One statement for a whole batch: arrays per column, unnested server-side."""
         encoded = self.encode_rows(model, rows, columns)
-        return self._upsert_unnest_sql(model, columns, update_cols, conflict_on, returning), [list(c) for c in zip(*encoded)]
+        arrays = self.as_arrays(model, columns, [list(c) for c in zip(*encoded)])
+        return self._upsert_unnest_sql(model, columns, update_cols, conflict_on, returning), arrays
 
     def _upsert_unnest_sql(self, model, columns, update_cols, conflict_on, returning: bool) -> str:
         """``INSERT … SELECT * FROM unnest(…) ON CONFLICT … DO UPDATE``; without ``returning`` the statement
@@ -96,10 +97,9 @@ class BulkPaths(ArrayPaths):
         key = ("upsert-unnest", model.name, tuple(columns), tuple(update_cols), tuple(conflict_on), returning)
         sql = self._sql_cache.get(key)
         if sql is None:
-            arrays = ", ".join(f"${i}::{self.array_type(model, c)}[]" for i, c in enumerate(columns, 1))
             sets = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update_cols)
             head = (
-                f"INSERT INTO {quote(model.table)} ({', '.join(quote(c) for c in columns)}) SELECT * FROM unnest({arrays}) "
+                f"INSERT INTO {quote(model.table)} ({', '.join(quote(c) for c in columns)}) {self.unnest_select(model, columns)} "
                 f"ON CONFLICT ({', '.join(quote(c) for c in conflict_on)}) DO UPDATE SET {sets} "
             )
             if returning:
@@ -122,7 +122,7 @@ class BulkPaths(ArrayPaths):
         if not update_cols or not distinct:  # ON CONFLICT cannot touch one row twice in a statement
             return await super().upsert_columns(model, columns, values, update_cols, conflict_on)
         sql = self._upsert_unnest_sql(model, columns, tuple(update_cols), conflict_on, False)
-        encoded = self.encode_column_values(model, columns, values)
+        encoded = self.as_arrays(model, columns, self.encode_column_values(model, columns, values))
         made = 0
         async with self.unit():
             for start in range(0, total, UNNEST_BATCH):

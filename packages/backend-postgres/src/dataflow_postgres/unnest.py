@@ -3,11 +3,11 @@
 * ``update_rows`` (BulkUpdate with a value per record): ``UPDATE t SET c = v.c FROM unnest($1::bigint[], …)
   AS v(…) WHERE t.id = v._k AND <tenant, not deleted>``; the status's row count is what matched.
 * ``insert_arrays`` (bulk inserts under row-level security, where ``COPY FROM`` is refused):
-  ``INSERT INTO t (…) SELECT * FROM unnest(…)``, checked by the tenant policy like any INSERT. A refused row is
+  ``INSERT INTO t (…) SELECT … FROM unnest(…)``, checked by the tenant policy like any INSERT. A refused row is
   named by its index: the chunk is replayed row by row inside a savepoint, then undone.
 
-Every column kind has an array type: core kinds map to PostgreSQL's (``bigint[]``, ``jsonb[]``…), extension types
-(pgvector's ``vector(3)``) use their column type (``vector(3)[]``). A chunk is at most ``UNNEST_BATCH`` rows.
+Every column kind has an array type: core kinds map to PostgreSQL's (``bigint[]``, ``jsonb[]``…); extension types
+(pgvector's ``vector(3)``) are bound as ``text[]`` and cast back per value (``u.embedding::vector(3)``). A chunk is at most ``UNNEST_BATCH`` rows.
 """
 
 from __future__ import annotations
@@ -27,15 +27,33 @@ class ArrayPaths:
     """Mixin of :class:`~dataflow_postgres.backend.PostgresBackend`: writes from unnested arrays."""
 
     def array_type(self, model: ModelSpec, column: str) -> str:
-        """The element type to bind ``column`` as an array of."""
-        field = model.fields[column]
-        known = ARRAY_TYPES.get(field.kind)
-        if known is not None and field.kind not in self.extension_kinds(model):
-            return known
-        return str(self.sql_type(field).compile(dialect=self.dialect))
+        """The element type to bind ``column`` as an array of: extension types (a vector is itself a list, which
+        asyncpg would take for an array dimension) go as text and are cast back (:meth:`cast`)."""
+        return "text" if self.cast(model, column) else ARRAY_TYPES[model.fields[column].kind]
 
-    def extension_kinds(self, model: ModelSpec) -> set[str]:
-        return {f.kind for f in model.fields.values() if f.type.backends.get(self.name) is not None}
+    def cast(self, model: ModelSpec, column: str) -> str:
+        """``::type`` for a column of an extension type bound as text, else ''."""
+        field = model.fields[column]
+        if field.type.backends.get(self.name) is None and field.kind in ARRAY_TYPES:
+            return ""
+        return "::" + str(self.sql_type(field).compile(dialect=self.dialect))
+
+    def unnest_select(self, model: ModelSpec, columns: Sequence[str], first: int = 1) -> str:
+        """``SELECT … FROM unnest($first::t[], …) AS u(…)``, extension columns cast back to their type."""
+        quote = self.quote
+        arrays = ", ".join(f"${i}::{self.array_type(model, c)}[]" for i, c in enumerate(columns, first))
+        names = ", ".join(quote(c) for c in columns)
+        picked = ", ".join(f"u.{quote(c)}{self.cast(model, c)}" for c in columns)
+        return f"SELECT {picked} FROM unnest({arrays}) AS u({names})"
+
+    def as_arrays(self, model: ModelSpec, columns: Sequence[str], encoded: list[list]) -> list[list]:
+        """Encoded columns as the arrays :meth:`unnest_select` binds (extension values as their text form)."""
+        out = []
+        for column, values in zip(columns, encoded):
+            if self.cast(model, column):
+                values = [None if v is None else _text(v) for v in values]
+            out.append(values if isinstance(values, list) else list(values))
+        return out
 
     def _scope_sql(self, model: ModelSpec, scope: dict[str, Any], first: int) -> tuple[str, list[Any]]:
         quote = self.quote
@@ -56,7 +74,7 @@ class ArrayPaths:
         types = [self.array_type(model, pk), *(self.array_type(model, c) for c in columns)]
         arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
         where, scope_params = self._scope_sql(model, scope, len(types) + 1)
-        sets = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
+        sets = ", ".join(f"{quote(c)} = v.{quote(c)}{self.cast(model, c)}" for c in columns)
         names = ", ".join(["_dataflow_key", *(quote(c) for c in columns)])
         sql = (f"UPDATE {quote(model.table)} AS t SET {sets} FROM unnest({arrays}) AS v({names}) "
                f"WHERE t.{quote(pk)} = v._dataflow_key{where}")
@@ -66,7 +84,7 @@ class ArrayPaths:
                 end = start + UNNEST_BATCH
                 part_keys, part = self.encode_update_columns(model, columns, keys[start:end],
                                                              [col[start:end] for col in values])
-                matched += await self.execute(sql, [part_keys, *part, *scope_params])
+                matched += await self.execute(sql, [part_keys, *self.as_arrays(model, columns, part), *scope_params])
         return matched
 
     def insert_arrays_sql(self, model: ModelSpec, columns: Sequence[str]) -> str:
@@ -74,9 +92,8 @@ class ArrayPaths:
         sql = self._sql_cache.get(key)
         if sql is None:
             quote = self.quote
-            arrays = ", ".join(f"${i}::{self.array_type(model, c)}[]" for i, c in enumerate(columns, 1))
             sql = self._sql_cache[key] = (f"INSERT INTO {quote(model.table)} ({', '.join(quote(c) for c in columns)}) "
-                                          f"SELECT * FROM unnest({arrays})")
+                                          + self.unnest_select(model, columns))
         return sql
 
     async def insert_arrays(self, model: ModelSpec, columns: Sequence[str], values: list[list]) -> None:
@@ -85,6 +102,7 @@ class ArrayPaths:
         if not total:
             return
         sql = self.insert_arrays_sql(model, columns)
+        values = self.as_arrays(model, columns, values)
         async with self.unit() as handle:
             for start in range(0, total, UNNEST_BATCH):
                 params = [col[start : start + UNNEST_BATCH] for col in values]
@@ -115,3 +133,10 @@ class ArrayPaths:
         finally:
             await handle.rollback_to(guard)
         return failing
+
+
+def _text(value: Any) -> str:
+    """An extension value in its SQL text form: a vector ``[1.0,2.5]``, anything else ``str()``."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(repr(float(v)) for v in value) + "]"
+    return str(value)
