@@ -109,3 +109,29 @@ def test_bulk_delete_by_ids(any_url):
         assert db.express_sync.count("Stock") == 15
     finally:
         db.close()
+
+
+def test_bulk_create_under_row_level_security(postgres_server):
+    """COPY is refused under RLS: large bulk creates stage through a temporary table, small ones bind arrays;
+    both are checked by the policy, all or nothing, with the failing record named."""
+    import uuid
+
+    url = postgres_server.create_database(f"rls_{uuid.uuid4().hex[:8]}", owner="dataflow_bulk_rls")
+    db = _db(url, multi_tenant=True, row_level_security=True)
+    try:
+        x = db.express_sync
+        with db.tenant("a"):
+            assert x.bulk_create("Stock", [{"sku": f"a{i}", "qty": i} for i in range(1500)])["inserted"] == 1500
+            assert x.bulk_create("Stock", [{"sku": f"b{i}", "qty": i} for i in range(20)])["inserted"] == 20
+            for size in (1500, 20):
+                data = [{"sku": f"c{size}_{i}", "qty": i} for i in range(size)]
+                data[size - 5]["sku"] = "a7"
+                with pytest.raises(DuplicateKeyError, match=f"record at index {size - 5}"):
+                    x.bulk_create("Stock", data)
+            assert x.count("Stock") == 1520
+        with db.tenant("b"):
+            assert x.count("Stock") == 0
+            x.bulk_create("Stock", [{"sku": f"a{i}", "qty": i} for i in range(1200)])
+            assert x.count("Stock") == 1200
+    finally:
+        db.close()

@@ -44,10 +44,13 @@ class BulkPaths(ArrayPaths):
 
     async def _copy(self, model, columns, records, shown) -> None:
         """Binary COPY in one transaction; a failure names the record and writes nothing."""
-        sql = f"COPY {model.table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)"
+        await self._copy_into(model.table, model, columns, records, shown)
+
+    async def _copy_into(self, table, model, columns, records, shown) -> None:
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)"
         async with self.unit():
             try:
-                await self.session.call(sql, shown, self.driver.copy, (model.table, list(columns), records))
+                await self.session.call(sql, shown, self.driver.copy, (table, list(columns), records))
             except DataFlowError as error:
                 row = _copy_row(error.__cause__)
                 if row is not None:
