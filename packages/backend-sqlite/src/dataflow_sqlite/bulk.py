@@ -3,7 +3,7 @@
 When every update takes the inserted values (BulkUpsert), the rows go through ``executemany`` of one statement
 in the caller's unit of work: SQLite steps the prepared statement per row, the fastest it offers. Created vs
 updated comes from one read of the existing keys in the same transaction (SQLite has one writer at a time, so
-nothing changes in between). A refused row is named by its index (core replays the batch row by row, then
+nothing changes in between; the column-wise BulkUpsert counts the table's rows instead). A refused row is named by its index (core replays the batch row by row, then
 undoes it). Other upserts (per-row update values, ``returning``) take core's portable path.
 """
 
@@ -49,18 +49,17 @@ class BulkUpserts:
         return {(r[0],) for r in await self.fetch(sql, (keys,))}
 
     async def upsert_columns(self, model, columns, values, update_cols, conflict_on) -> UpsertOutcome:
-        """One prepared ``INSERT … ON CONFLICT`` stepped over the columns, in one transaction."""
+        """One prepared ``INSERT … ON CONFLICT`` stepped over the columns, in one transaction. How many rows it
+        created is the table's row count after minus before: SQLite has one writer, so nothing else changed it."""
         columns = tuple(columns)
-        keys = list(zip(*(values[columns.index(c)] for c in conflict_on)))
+        count = f"SELECT count(*) FROM {self.quote(model.table)}"
         async with self.unit():
-            seen = await self._existing_of(model, conflict_on, keys)
-            created = []
-            for key in keys:
-                created.append(key not in seen)
-                seen.add(key)
+            before = (await self.fetch(count, ()))[0][0]
             sql = self._upsert_sql(model, columns, tuple(update_cols), conflict_on)
             await self._execute_many_naming_row(sql, self.encode_columns(model, columns, values))
-        return UpsertOutcome([], created)
+            made = (await self.fetch(count, ()))[0][0] - before
+        total = len(values[0]) if values else 0
+        return UpsertOutcome([], [True] * made + [False] * (total - made))
 
     async def upsert(self, model, rows, updates, conflict_on, *, returning: bool) -> UpsertOutcome:
         if not rows or returning or len(rows) == 1:
