@@ -16,7 +16,7 @@ from dataflow.model import ModelSpec
 from .codec import escape, escape_column
 
 
-async def _rowcount(conn: Any, sql: str, statement: str, timeout: float | None) -> int:
+async def execute_rowcount(conn: Any, sql: str, statement: str, timeout: float | None) -> int:
     async with conn.cursor() as cur:
         await cur.execute(statement)
         return cur.rowcount
@@ -64,6 +64,6 @@ class BulkUpdates:
                     size += sizes[end] + 18
                     end += 1
                 statement = head + " UNION ALL ".join(parts) + tail
-                matched += await self.session.call(template, encoded_keys[start:end], _rowcount, statement)
+                matched += await self.session.call(template, encoded_keys[start:end], execute_rowcount, statement)
                 start = end
         return matched

@@ -12,11 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from dataflow.backend import UpsertOutcome
-from dataflow.errors import UpsertConflictTargetError
+from dataflow.errors import DataFlowError, UpsertConflictTargetError
 from dataflow.model import ModelSpec
 
 from .bulk import keys_in
 from .codec import escape, escape_column, norm_key
+from .update import execute_rowcount
 
 
 class Upserts:
@@ -103,16 +104,38 @@ class Upserts:
         at = [columns.index(c) for c in conflict_on]
         async with self.unit() as tx:
             keys = list(zip(*(encoded[j] for j in at)))
+            literal_cols = [escape_column(tx.conn, tuple(col)) for col in encoded]
+            literals = [("(" + ",".join(row) + ")").encode("utf-8") for row in zip(*literal_cols)]
+            if "updated_at" in update_cols and len({norm_key(kinds, k) for k in keys}) == len(keys):
+                # every existing row changes (a new updated_at): the server's count is 1 per insert, 2 per update
+                affected = await self._upsert_counted(model, columns, conflict_on, literals, rows, tuple(update_cols))
+                made = 2 * len(rows) - affected
+                return UpsertOutcome([], [True] * made + [False] * (len(rows) - made))
             seen = await self._existing_literal(tx.conn, model, conflict_on, keys)
             created = []
             for key in keys:
                 norm = norm_key(kinds, key)
                 created.append(norm not in seen)
                 seen.add(norm)
-            literal_cols = [escape_column(tx.conn, tuple(col)) for col in encoded]
-            literals = [("(" + ",".join(row) + ")").encode("utf-8") for row in zip(*literal_cols)]
             await self._upsert_run(tx, model, columns, conflict_on, literals, rows, 0, len(rows), tuple(update_cols), None)
         return UpsertOutcome([], created)
+
+    async def _upsert_counted(self, model, columns, conflict_on, literals, rows, update_cols) -> int:
+        """Packet-sized ``INSERT … ON DUPLICATE KEY UPDATE col = VALUES(col)`` statements; the affected rows."""
+        quote = self.dialect.identifier_preparer.quote_identifier
+        alias = "" if self.is_mariadb else " AS _new"
+        assign = ", ".join(f"{quote(c)} = {self._inserted(quote(c))}" for c in update_cols)
+        head = self._insert_head(model, columns)
+        tail = f"{alias} ON DUPLICATE KEY UPDATE {assign}"
+        template = head + "(" + ", ".join(["%s"] * len(columns)) + ")" + tail
+        affected = 0
+        for start, count, statement in self._batches(head.encode(), tail.encode(), literals):
+            try:
+                affected += await self.session.call(template, rows[start : start + count], execute_rowcount, statement)
+            except DataFlowError as error:
+                await self._name_record(error, model, columns, rows, start, count)
+                raise
+        return affected
 
     async def _existing_literal(self, conn, model, cols, keys: list[tuple]) -> set[tuple]:
         """Which of ``keys`` exist (locked for update), the keys written as escaped literals in packet-sized
