@@ -405,7 +405,7 @@ def test_knobs_of_one_search_do_not_reach_the_next_inside_a_caller_transaction(f
     db.close()
 
 
-# --- known gap in the PostgreSQL backend ---------------------------------------------------------------------------------
+# --- vectors in upserts (the unnest path binds vector(3)[]) ------------------------------------------------------------------
 
 
 def test_bulk_upsert_of_vectors(fresh_database):
@@ -418,7 +418,18 @@ def test_bulk_upsert_of_vectors(fresh_database):
         __dataflow__ = {"indexes": [{"name": "ux_item_name", "fields": ["name"], "unique": True}]}
 
     try:
-        db.express_sync.bulk_upsert("Item", [{"name": "a", "embedding": [1, 2, 3]}], conflict_on=["name"])
+        x = db.express_sync
+        out = x.bulk_upsert("Item", [{"name": "a", "embedding": [1, 2, 3]}], conflict_on=["name"])
+        assert (out["inserted"], out["updated"]) == (1, 0)
+        out = x.bulk_upsert("Item", [{"name": "a", "embedding": [4, 5, 6]}, {"name": "b", "embedding": [0, 0, 1]}],
+                            conflict_on=["name"])
+        assert (out["inserted"], out["updated"]) == (1, 1)
+        x.upsert("Item", {"name": "c", "embedding": [1, 1, 1]}, conflict_on=["name"])
+        got = {r["name"]: [float(v) for v in r["embedding"]] for r in x.list("Item")}
+        assert got == {"a": [4.0, 5.0, 6.0], "b": [0.0, 0.0, 1.0], "c": [1.0, 1.0, 1.0]}
+        ids = [r["id"] for r in x.list("Item", order_by=["name"])]
+        x.bulk_update("Item", [{"id": ids[0], "embedding": [9, 9, 9]}])
+        assert [float(v) for v in x.read("Item", ids[0])["embedding"]] == [9.0, 9.0, 9.0]
     finally:
         db.close()
 

@@ -54,6 +54,7 @@ from dataflow.urls import mask_secrets
 
 from . import targets
 from .aggregate import MongoAggregates
+from .bulkwrite import BulkWrites
 
 # The driver and the modules that need it (bson) are imported when the first Mongo DataFlow is constructed,
 # not when the plugin registers this class: a process that only uses SQLite never pays for pymongo.
@@ -170,7 +171,7 @@ class _Plan:
         self.json = [f.name for f in model.fields.values() if f.kind == "json"]
 
 
-class MongoBackend(MongoAggregates, Backend):
+class MongoBackend(MongoAggregates, BulkWrites, Backend):
     name = "mongo"
     schemes = ("mongodb",)
     capabilities = Capabilities(transactions=True, savepoints=False, returning=False, json_path=True, regex=True, native_upsert=False,

@@ -30,13 +30,14 @@ from .client import aiomysql
 from .codec import DECIMAL_TEXT, DECODERS, ENCODERS, encode_decimal
 from .compiler import MySQLFilterCompiler
 from .connection import INIT_COMMAND, TEXT_COLLATIONS, MySQLDriver
+from .update import BulkUpdates
 from .upsert import Upserts
 
 MAX_KEY_BYTES = 3072  # InnoDB's index key limit (DYNAMIC row format)
 MAX_INDEXED_CHARS = 768
 
 
-class MySQLBackend(Upserts, BulkInserts, SQLBackend):
+class MySQLBackend(BulkUpdates, Upserts, BulkInserts, SQLBackend):
     name = "mysql"
     schemes = ("mysql", "mariadb")
     capabilities = Capabilities(returning=False, native_upsert=True, foreign_keys=True, aggregates=True)

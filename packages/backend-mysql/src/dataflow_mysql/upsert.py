@@ -12,11 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from dataflow.backend import UpsertOutcome
-from dataflow.errors import UpsertConflictTargetError
+from dataflow.errors import DataFlowError, UpsertConflictTargetError
 from dataflow.model import ModelSpec
 
 from .bulk import keys_in
-from .codec import escape, norm_key
+from .codec import escape, escape_column, norm_key
+from .update import execute_rowcount
 
 
 class Upserts:
@@ -89,6 +90,77 @@ class Upserts:
                                        explicit)
             out_rows = await self._rows_by_encoded_keys(model, conflict_on, keys) if returning else []
         return UpsertOutcome(out_rows, created)
+
+    async def upsert_columns(self, model, columns, values, update_cols, conflict_on) -> UpsertOutcome:
+        """BulkUpsert from columns: escaped column by column, multi-row ``ON DUPLICATE KEY UPDATE`` statements
+        sized to ``max_allowed_packet``; created vs updated from one locking read of the keys."""
+        indexes = await self._verify_target(model, conflict_on)
+        columns = tuple(columns)
+        if any(set(cols) != set(conflict_on) and all(c in columns for c in cols) for cols in indexes.values()):
+            return await super().upsert_columns(model, columns, values, update_cols, conflict_on)  # may clash
+        encoded = self.encode_column_values(model, columns, values)
+        rows = list(zip(*encoded))
+        kinds = [model.fields[c].kind for c in conflict_on]
+        at = [columns.index(c) for c in conflict_on]
+        async with self.unit() as tx:
+            keys = list(zip(*(encoded[j] for j in at)))
+            literal_cols = [escape_column(tx.conn, tuple(col)) for col in encoded]
+            literals = [("(" + ",".join(row) + ")").encode("utf-8") for row in zip(*literal_cols)]
+            if "updated_at" in update_cols and len({norm_key(kinds, k) for k in keys}) == len(keys):
+                # every existing row changes (a new updated_at): the server's count is 1 per insert, 2 per update
+                affected = await self._upsert_counted(model, columns, conflict_on, literals, rows, tuple(update_cols))
+                made = 2 * len(rows) - affected
+                return UpsertOutcome([], [True] * made + [False] * (len(rows) - made))
+            seen = await self._existing_literal(tx.conn, model, conflict_on, keys)
+            created = []
+            for key in keys:
+                norm = norm_key(kinds, key)
+                created.append(norm not in seen)
+                seen.add(norm)
+            await self._upsert_run(tx, model, columns, conflict_on, literals, rows, 0, len(rows), tuple(update_cols), None)
+        return UpsertOutcome([], created)
+
+    async def _upsert_counted(self, model, columns, conflict_on, literals, rows, update_cols) -> int:
+        """Packet-sized ``INSERT … ON DUPLICATE KEY UPDATE col = VALUES(col)`` statements; the affected rows."""
+        quote = self.dialect.identifier_preparer.quote_identifier
+        alias = "" if self.is_mariadb else " AS _new"
+        assign = ", ".join(f"{quote(c)} = {self._inserted(quote(c))}" for c in update_cols)
+        head = self._insert_head(model, columns)
+        tail = f"{alias} ON DUPLICATE KEY UPDATE {assign}"
+        template = head + "(" + ", ".join(["%s"] * len(columns)) + ")" + tail
+        affected = 0
+        for start, count, statement in self._batches(head.encode(), tail.encode(), literals):
+            try:
+                affected += await self.session.call(template, rows[start : start + count], execute_rowcount, statement)
+            except DataFlowError as error:
+                await self._name_record(error, model, columns, rows, start, count)
+                raise
+        return affected
+
+    async def _existing_literal(self, conn, model, cols, keys: list[tuple]) -> set[tuple]:
+        """Which of ``keys`` exist (locked for update), the keys written as escaped literals in packet-sized
+        statements (no SQLAlchemy expression per key)."""
+        quote = self.dialect.identifier_preparer.quote_identifier
+        kinds = [model.fields[c].kind for c in cols]
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return set()
+        literal_cols = [escape_column(conn, tuple(col)) for col in zip(*unique)]
+        items = [(v[0] if len(v) == 1 else "(" + ",".join(v) + ")") for v in zip(*literal_cols)]
+        target = quote(cols[0]) if len(cols) == 1 else "(" + ", ".join(quote(c) for c in cols) + ")"
+        head = f"SELECT {', '.join(quote(c) for c in cols)} FROM {quote(model.table)} WHERE {target} IN ("
+        found: set[tuple] = set()
+        limit = self.packet_limit - len(head) - 64
+        start = 0
+        while start < len(items):
+            size, end = 0, start
+            while end < len(items) and (end == start or size + len(items[end]) * 4 + 1 <= limit):
+                size += len(items[end]) * 4 + 1  # up to 4 bytes per character in UTF-8
+                end += 1
+            for record in await self.fetch(head + ",".join(items[start:end]).replace("%", "%%") + ") FOR UPDATE", ()):
+                found.add(norm_key(kinds, record))
+            start = end
+        return found
 
     async def _other_keys_may_clash(self, model, columns, encoded, indexes, conflict_on) -> bool:
         """Whether a row could hit another unique key than the target (ON DUPLICATE KEY would then update

@@ -19,12 +19,13 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateTable
 
 from .aggregate import SQLiteAggregates
+from .bulk import BulkUpserts
 from .codec import COLUMN_TYPES, DECODERS, ENCODERS
 from .compiler import SQLiteFilterCompiler
 from .connection import SQLiteDriver
 
 
-class SQLiteBackend(SQLiteAggregates, SQLBackend):
+class SQLiteBackend(SQLiteAggregates, BulkUpserts, SQLBackend):
     name = "sqlite"
     schemes = ("sqlite",)
     blocking = True

@@ -79,8 +79,8 @@ class SQLiteDriver(SQLDriver):
         return conn.execute(sql, params).rowcount
 
     async def execute_many(self, conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]],
-                           timeout: float | None) -> None:
-        conn.executemany(sql, rows)
+                           timeout: float | None) -> int:
+        return conn.executemany(sql, rows).rowcount
 
     # --- transactions: serializable whatever isolation level is asked for ------------------------------------
 

@@ -204,3 +204,29 @@ class Backend(ABC):
     async def upsert(self, model: ModelSpec, rows: list[dict], updates: list[dict], conflict_on: tuple[str, ...],
                      *, returning: bool) -> UpsertOutcome:
         """Insert each row, or where ``conflict_on`` matches an existing row, apply ``updates[i]``."""
+
+    async def upsert_columns(self, model: ModelSpec, columns: list[str], values: list[list],
+                             update_cols: tuple[str, ...], conflict_on: tuple[str, ...]) -> UpsertOutcome:
+        """BulkUpsert given column-wise: insert each row, or where ``conflict_on`` matches set ``update_cols`` to
+        the row's values. Only the counts of the outcome matter (``rows`` empty, ``created`` in any order).
+        Backends override for speed; this default builds rows and calls :meth:`upsert`."""
+        rows = [dict(zip(columns, row)) for row in zip(*values)]
+        updates = [{c: row[c] for c in update_cols} for row in rows]
+        return await self.upsert(model, rows, updates, conflict_on, returning=False)
+
+    async def update_rows(self, model: ModelSpec, columns: tuple[str, ...], keys: list, values: list[list],
+                          scope: dict[str, Any]) -> int:
+        """Set a value per row: the row of ``keys[i]`` gets ``values[c][i]`` in each of ``columns`` (values are
+        given by column); only rows whose fields equal ``scope`` (tenant, ``deleted_at`` None) are reached. Keys
+        are distinct. Returns how many rows matched.
+        Backends override with one statement per chunk; this default updates row by row (all or nothing)."""
+        from .query.ast import And, Cmp, FieldRef
+
+        extra = tuple(Cmp(FieldRef(model.fields[name]), "eq", value) for name, value in scope.items())
+        matched = 0
+        async with self.transaction():
+            for n, key in enumerate(keys):
+                where = And((Cmp(FieldRef(model.pk), "eq", key), *extra))
+                matched += await self.update(model, where, {c: col[n] for c, col in zip(columns, values)},
+                                             returning=False)
+        return matched

@@ -12,6 +12,8 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from . import include
+from .bulk_update import update_records
+from .bulk_upsert import columnar
 from .cache.hooks import with_cache
 from .errors import (
     ConfirmationRequiredError,
@@ -417,26 +419,7 @@ class Operations:
         data = params.get("data")
         backend = await self._backend(model)
         if data:
-            records = self._records(model, data, "bulk_update")
-            plans = []
-            for i, rec in enumerate(records):
-                if not isinstance(rec, dict) or rec.get(model.primary_key) is None:
-                    raise ValidationError(f"{model.name} record at index {i}: bulk update by 'data' needs {model.primary_key!r} in every record")
-                key = writer.key(rec[model.primary_key])
-                changes = writer.changes({k: v for k, v in rec.items() if k != model.primary_key}, i)
-                plans.append((i, key, changes))
-            stamp = now()
-            updated = 0
-            async with backend.transaction():
-                for i, key, changes in plans:
-                    if model.timestamps:
-                        changes["updated_at"] = stamp
-                    if not changes:
-                        continue
-                    if not await backend.update(model, self._by_id(model, key), changes, returning=False):
-                        raise NotFoundError(f"{model.name} record at index {i}: no record with id {key!r}; nothing was updated")
-                    updated += 1
-            return {"processed": len(records), "updated": updated, "operation": "bulk_update", "success": True}
+            return await update_records(self, model, self._records(model, data, "bulk_update"))
         values = params.get("fields") or params.get("update") or {}
         changes = writer.changes(values)
         if not changes:
@@ -473,7 +456,7 @@ class Operations:
         if ids is not None:
             if not isinstance(ids, (list, tuple)):
                 raise ValidationError(f"{model.name} bulk_delete: 'ids' must be a list")
-            keys = tuple(writer.key(k) for k in ids)
+            keys = writer.keys(ids)
             where: Expr = Cmp(FieldRef(model.pk), "in", keys)
             processed = len(keys)
         else:
@@ -499,6 +482,13 @@ class Operations:
         if managed:
             require_tenant(model.name)  # core fills tenant_id: without a tenant, say so (not "missing tenant_id")
         stamp = now()
+        fast = columnar(writer, model, records, target, update_fields, stamp)
+        if fast is not None:
+            backend = await self._backend(model)
+            outcome = await backend.upsert_columns(model, *fast, target)
+            return {"processed": len(records), "upserted": len(records), "total": len(records),
+                    "inserted": outcome.inserted, "updated": outcome.updated, "skipped": 0,
+                    "operation": "bulk_upsert", "success": True}
         rows, updates = [], []
         for i, rec in enumerate(records):
             if not isinstance(rec, dict):

@@ -108,6 +108,7 @@ class RowWriter:
         ]
         self.pk = model.pk
         self.auto_id = model.pk.kind == "int"
+        self.exact = {f.name: int if f.kind == "int" else _EXACT.get(f.kind) for f in model.user_fields}
 
     def where(self, index: int | None) -> str:
         return f"{self.model.name}" if index is None else f"{self.model.name} record at index {index}"
@@ -274,11 +275,26 @@ class RowWriter:
         if not isinstance(values, dict):
             raise ValidationError(f"{self.where(index)}: update values must be a dict, got {type(values).__name__}")
         out = {}
+        exact_types, pk, ascii_ok = self.exact, self.model.primary_key, self.text_nul
         for name, value in values.items():
-            if name == self.model.primary_key:
+            exact = exact_types.get(name)
+            if type(value) is exact and name != pk and (
+                    (exact is str and ascii_ok and value.isascii()) or (exact is float and isfinite(value))
+                    or exact is bool or (exact is int and INT64_MIN <= value <= INT64_MAX)):
+                out[name] = value  # already canonical (as in new_row)
+                continue
+            if name == pk:
                 raise ValidationError(f"{self.where(index)}: the primary key {name!r} cannot be changed")
             out[name] = self.coerce(name, value, index)
         return out
+
+    def keys(self, values: Any) -> tuple:
+        """Many keys (BulkDelete ids): integer keys already canonical are checked in C-level passes."""
+        values = tuple(values)
+        if (self.pk.kind == "int" and values and set(map(type, values)) == {int}
+                and INT64_MIN <= min(values) and max(values) <= INT64_MAX):
+            return values
+        return tuple(self.key(v) for v in values)
 
     def key(self, value: Any, what: str = "id") -> Any:
         if value is None:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from ..backend import Backend
 from .aggregate import Aggregates
+from .bulk import BulkPrimitives
 from .codec import Codec
 from .compiler import FilterCompiler
 from .driver import SQLDriver
@@ -30,7 +31,7 @@ from .schema import Schema
 from .session import SQLSession, SQLTransaction
 
 
-class SQLBackend(Aggregates, Primitives, Migrations, Schema, Codec, Backend):
+class SQLBackend(Aggregates, BulkPrimitives, Primitives, Migrations, Schema, Codec, Backend):
     """Common implementation of a backend for SQL dialects."""
 
     compiler_class: ClassVar[type[FilterCompiler]] = FilterCompiler

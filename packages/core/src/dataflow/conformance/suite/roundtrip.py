@@ -395,15 +395,16 @@ class TypesSuite(SuiteBase):
 class SchemaSuite(SuiteBase):
     """Tables, names and indexes: what a model declaration creates."""
 
-    def test_eleven_nodes_per_model(self, h: Harness) -> None:
-        """Every model gets the eleven nodes, ``{Model}{Op}Node``, and the ``{Model}_{Op}`` aliases."""
+    def test_twelve_nodes_per_model(self, h: Harness) -> None:
+        """Every model gets the seed's eleven nodes plus Aggregate, ``{Model}{Op}Node``, and the ``{Model}_{Op}``
+        aliases."""
 
         @h.model
         class Widget:
             name: str
 
         ops = ["Create", "Read", "Update", "Delete", "List", "Upsert", "Count", "BulkCreate", "BulkUpdate",
-               "BulkDelete", "BulkUpsert"]
+               "BulkDelete", "BulkUpsert", "Aggregate"]
         assert h.db.get_available_nodes("Widget") == {"Widget": ops}
         assert sorted(h.db.nodes("Widget").values()) == sorted(f"Widget{op}Node" for op in ops)
         from kailash.nodes.base import NodeRegistry
