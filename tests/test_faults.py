@@ -221,3 +221,29 @@ def test_a_paused_server_inside_a_transaction_rolls_it_back(db):
             with paused(db.server):
                 db.express_sync.create("Item", {"name": "stuck"})
     assert names(db) == ["before"]
+
+
+def test_a_paused_mongodb_gives_query_timeout_and_the_instance_recovers():
+    """MongoDB (SecantusDB, a MongoDB-wire test server; it picks a new port at each start, so no restart case):
+    ``query_timeout`` becomes pymongo's ``timeoutMS``."""
+    from dataflow_testing import MongoServer
+
+    with MongoServer() as server:
+        db = DataFlow(server.database_url("faults"), connect_timeout=3, query_timeout=1)
+
+        @db.model
+        class Item:
+            name: str
+
+        db.express_sync.create("Item", {"name": "before"})
+        try:
+            with paused(server):
+                with pytest.raises(QueryTimeoutError) as info:
+                    db.express_sync.list("Item")
+                assert info.value.code == "DF-505" and "timeout of 1 s" in str(info.value)
+                with pytest.raises(QueryTimeoutError):
+                    db.express_sync.create("Item", {"name": "stuck"})
+            db.express_sync.create("Item", {"name": "after"})
+            assert "after" in names(db) and "before" in names(db)
+        finally:
+            db.close()
