@@ -243,8 +243,10 @@ class MongoBackend(Backend):
             kwargs["password"] = self.url.password
         if self.pool_size:
             kwargs["maxPoolSize"] = int(self.pool_size)
-        if "timeoutms" not in given and self.statements.timeout is not None:  # query_timeout: pymongo's own bound
-            kwargs["timeoutMS"] = int(self.statements.timeout * 1000)
+        if not given & {"timeoutms", "sockettimeoutms"} and self.statements.timeout is not None:
+            # query_timeout bounds each wait for the server (not timeoutMS: it would replace the server selection
+            # bound, so an unreachable server would take query_timeout instead of connect_timeout to report)
+            kwargs["socketTimeoutMS"] = int(self.statements.timeout * 1000)
         return kwargs
 
     def _make_client(self) -> Any:

@@ -11,7 +11,7 @@ The limit of a statement is, in order of precedence:
 ``None`` (or ``0``) means no limit. The limit bounds each statement from taking a pooled connection to the
 driver's answer. A statement that exceeds it raises :class:`~dataflow.errors.QueryTimeoutError`
 (DF-505, retryable): the server is asked to stop it where the backend can (PostgreSQL's cancel request,
-MariaDB's ``KILL QUERY``, SQLite's interrupt, MongoDB's ``maxTimeMS``) and its connection is discarded, never
+MariaDB's ``KILL QUERY``, SQLite's interrupt, pymongo's socket timeout) and its connection is discarded, never
 returned to the pool in an unknown state. Connect timeouts (``connect_timeout``) are separate and stay.
 """
 
