@@ -299,7 +299,7 @@ def test_public_api():
 
 PATH_DOCS = ["README.md", "CONTRIBUTING.md", "docs/onboarding.md", "docs/plugin-hooks.md",
              "docs/writing-a-backend.md", "docs/filters.md", "docs/serving.md",
-             "docs/extension-api.md", "docs/transactions.md"]
+             "docs/extension-api.md", "docs/transactions.md", "docs/reliability.md"]
 TOP_LEVEL = r"(?:packages|docs|tests|examples|benchmarks|_template|\.ci)/[\w./-]*"
 IN_PACKAGE = r"dataflow(?:_\w+)?/[\w./-]*"
 PATH = re.compile(rf"(?<![\w/.-])(?P<path>{TOP_LEVEL}|{IN_PACKAGE})(?P<test>::\w+)?(?P<next>.?)")

@@ -40,6 +40,7 @@ from dataflow.errors import (
     DataFlowError,
     DuplicateKeyError,
     FieldTypeError,
+    QueryTimeoutError,
     SchemaError,
     TransactionConflictError,
     ValidationError,
@@ -245,6 +246,10 @@ class MongoBackend(MongoAggregates, BulkWrites, Backend):
             kwargs["password"] = self.url.password
         if self.pool_size:
             kwargs["maxPoolSize"] = int(self.pool_size)
+        if not given & {"timeoutms", "sockettimeoutms"} and self.statements.timeout is not None:
+            # query_timeout bounds each wait for the server (not timeoutMS: it would replace the server selection
+            # bound, so an unreachable server would take query_timeout instead of connect_timeout to report)
+            kwargs["socketTimeoutMS"] = int(self.statements.timeout * 1000)
         return kwargs
 
     def _make_client(self) -> Any:
@@ -481,6 +486,12 @@ class MongoBackend(MongoAggregates, BulkWrites, Backend):
             cols = self._key_columns(exc.details or {})
             return DuplicateKeyError(f"duplicate key: a record with the same {cols} already exists{where}",
                                      orig=exc, columns=cols)
+        if isinstance(exc, perr.ExecutionTimeout) or (
+                isinstance(exc, perr.NetworkTimeout) and not isinstance(exc, perr.ServerSelectionTimeoutError)):
+            seconds = self.statements.timeout or 0
+            return QueryTimeoutError(f"MongoDB{where}: the operation got no answer within its timeout of {seconds:g} s "
+                                     f"(the server is slow, paused or unreachable): {self._describe(exc)}. Retry if the "
+                                     "operation is safe to repeat, or raise query_timeout", orig=exc, timeout=seconds)
         if isinstance(exc, (perr.ServerSelectionTimeoutError, perr.ConnectionFailure, perr.AutoReconnect,
                             perr.NetworkTimeout)):
             return ConnectionFailedError(f"cannot connect to MongoDB at {self.url.masked()}: {self._describe(exc)}",

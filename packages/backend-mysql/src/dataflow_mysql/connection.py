@@ -19,7 +19,7 @@ from typing import Any
 from dataflow.errors import ConfigurationError, ConnectionFailedError, DataFlowError
 from dataflow.sql import SQLDriver
 
-from . import errors
+from . import cancel, errors
 from .client import CLIENT, aiomysql, pymysql
 from .codec import Cursor
 
@@ -163,6 +163,18 @@ class MySQLDriver(SQLDriver):
                 sock.close()
                 transport._sock = None
         conn._writer = conn._reader = None
+
+    def socket_of(self, conn: Any) -> Any:
+        writer = getattr(conn, "_writer", None)
+        if writer is None or writer.transport.is_closing():
+            return -1
+        return writer.transport.get_extra_info("socket")
+
+    def interrupt(self, conn: Any) -> None:
+        """``KILL QUERY`` for the statement on ``conn``, in the background (:mod:`.cancel`)."""
+        thread_id = cancel.thread_of(conn)
+        if thread_id is not None:
+            cancel.kill_query(self.connect_kwargs, thread_id, self.connect_timeout)
 
     def is_open(self, conn: Any) -> bool:
         return not getattr(conn, "closed", False)

@@ -20,7 +20,7 @@ from typing import Any
 from dataflow.errors import ConnectionFailedError, DataFlowError
 from dataflow.sql import SQLDriver
 
-from . import errors, rls
+from . import cancel, errors, rls
 from .client import asyncpg
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -127,6 +127,17 @@ class PostgresDriver(SQLDriver):
             conn.terminate()  # the pool replaces a closed connection at its next acquire
         except asyncpg.InterfaceError:
             pass  # the server closed it, and asyncpg already detached it from its pool
+
+    def socket_of(self, conn: Any) -> Any:
+        transport = getattr(conn, "_transport", None)
+        return -1 if transport is None or transport.is_closing() else transport.get_extra_info("socket")
+
+    def interrupt(self, conn: Any) -> None:
+        """PostgreSQL's cancel request for the statement on ``conn``, in the background (:mod:`.cancel`)."""
+        keys = cancel.keys_of(conn)
+        if keys is not None:
+            args = self.connect_kwargs
+            cancel.send_cancel(args["host"], args["port"], keys, self.connect_timeout)
 
     def is_open(self, conn: Any) -> bool:
         return not conn.is_closed()

@@ -10,22 +10,47 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from dataflow.errors import ConnectionFailedError, DatabaseError, DataFlowError
 from dataflow.sql import SQLDriver
+from dataflow.timeouts import timed_out
 
 from . import errors, functions
 
 #: SQLite's default SQLITE_MAX_VARIABLE_NUMBER (999 before 3.32)
 PARAM_LIMIT = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+#: virtual machine instructions between two looks at a statement's deadline (~1 ms of work)
+PROGRESS_STEPS = 10000
 
 
 class SQLiteDriver(SQLDriver):
-    """One sqlite3 connection per DataFlow (``create_pool`` opens it; core shares it)."""
+    """One sqlite3 connection per DataFlow (``create_pool`` opens it; core shares it).
+
+    A statement's timeout is SQLite's interrupt: a progress handler, called every :data:`PROGRESS_STEPS`
+    instructions, stops the statement once its deadline passed (one statement runs at a time: core holds the
+    connection's lock), and :func:`~dataflow.timeouts.timed_out` is raised. Nothing of it was written.
+    """
 
     param_limit = PARAM_LIMIT
+    deadline: float | None = None
+
+    def _past_deadline(self) -> int:
+        deadline = self.deadline
+        return 1 if deadline is not None and time.monotonic() > deadline else 0
+
+    def _bounded(self, run: Any, timeout: float, sql: str) -> Any:
+        self.deadline = time.monotonic() + timeout
+        try:
+            return run()
+        except sqlite3.OperationalError as exc:
+            if str(exc) == "interrupted" and self._past_deadline():
+                raise timed_out("sqlite", timeout, sql) from None
+            raise
+        finally:
+            self.deadline = None
 
     @property
     def path(self) -> str:
@@ -49,6 +74,7 @@ class SQLiteDriver(SQLDriver):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         functions.install(conn)
+        conn.set_progress_handler(self._past_deadline, PROGRESS_STEPS)
         if conn.execute("SELECT 'A' LIKE 'a'").fetchone()[0]:
             raise DatabaseError("this SQLite build ignores PRAGMA case_sensitive_like; $like would be case-insensitive")
         await self.backend.session.connection_opened(conn)
@@ -73,14 +99,20 @@ class SQLiteDriver(SQLDriver):
     # --- statements -----------------------------------------------------------------------------------------
 
     async def fetch(self, conn: sqlite3.Connection, sql: str, params: Sequence[Any], timeout: float | None) -> list:
-        return conn.execute(sql, params).fetchall()
+        if timeout is None:
+            return conn.execute(sql, params).fetchall()
+        return self._bounded(lambda: conn.execute(sql, params).fetchall(), timeout, sql)
 
     async def execute(self, conn: sqlite3.Connection, sql: str, params: Sequence[Any], timeout: float | None) -> int:
-        return conn.execute(sql, params).rowcount
+        if timeout is None:
+            return conn.execute(sql, params).rowcount
+        return self._bounded(lambda: conn.execute(sql, params).rowcount, timeout, sql)
 
     async def execute_many(self, conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]],
                            timeout: float | None) -> int:
-        return conn.executemany(sql, rows).rowcount
+        if timeout is None:
+            return conn.executemany(sql, rows).rowcount
+        return self._bounded(lambda: conn.executemany(sql, rows), timeout, sql).rowcount
 
     # --- transactions: serializable whatever isolation level is asked for ------------------------------------
 

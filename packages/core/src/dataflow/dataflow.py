@@ -48,6 +48,9 @@ OPTIONS = {
                  "pool on its I/O thread, shared by short-lived event loops, and one for each of at most 3 "
                  "long-lived loops: at most 4 x pool_size connections (docs/performance.md)",
     "connect_timeout": "seconds to wait for a server connection (server backends)",
+    "query_timeout": "seconds one statement may wait for its answer before QueryTimeoutError (DF-505); default "
+                     "$DATAFLOW_QUERY_TIMEOUT or 60, None: no limit; per call: dataflow.query_timeout() or a "
+                     "node's timeout parameter (docs/reliability.md)",
     "echo": "log every SQL statement at INFO on the 'dataflow.sql' logger",
     "multi_tenant": "every model gets a tenant_id and is scoped to the bound tenant (see db.tenant())",
     "row_level_security": "the database itself also enforces tenant isolation of multi-tenant models "
@@ -63,7 +66,7 @@ OPTIONS = {
 }
 
 
-BACKEND_OPTIONS = ("pool_size", "connect_timeout", "echo", "row_level_security")
+BACKEND_OPTIONS = ("pool_size", "connect_timeout", "query_timeout", "echo", "row_level_security")
 
 _live: weakref.WeakSet[DataFlow] = weakref.WeakSet()
 

@@ -222,6 +222,16 @@ class TransactionConflictError(DatabaseError):
     retryable = True
 
 
+class QueryTimeoutError(DatabaseError):
+    """A statement got no answer within its timeout (``query_timeout``, ``timeout=``): the server is slow, paused or
+    unreachable. The statement was stopped and its connection discarded; whether it took effect is unknown,
+    unless it ran in a transaction, which is then rolled back. Retry when the operation is safe to repeat."""
+
+    code = "DF-505"
+    http_status = 503
+    retryable = True
+
+
 class InternalError(DataFlowError):
     """An unexpected exception inside DataFlow or a plugin (a defect: please report it). ``orig`` keeps it."""
 

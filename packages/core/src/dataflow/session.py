@@ -4,7 +4,8 @@
 
 1. **observe**: ``echo`` logs the statement at INFO on the ``dataflow.sql`` logger, and plugins
    implementing ``dataflow_query_compiled`` see it (both skipped when nobody listens);
-2. **run** the driver call, with the caller's ``timeout`` (None: no limit);
+2. **run** the driver call, with the statement's timeout: the caller's ``timeout``, else the innermost
+   ``query_timeout()`` scope, else the backend's default (:mod:`dataflow.timeouts`);
 3. **translate** a failure: the ``dataflow_translate_error`` hook first, a :class:`DataFlowError` passes
    through, then the driver's own mapping; the result is raised from the driver's exception;
 4. **report** to statement listeners (timing and outcome, for metrics), only when one is registered.
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import DataFlowError
+from .timeouts import configured, effective
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -58,6 +60,8 @@ class StatementPath:
         self._driver_error = driver_error
         self._cause = cause or _same
         self.listeners: tuple[StatementListener, ...] = ()
+        self.timeout: float | None = configured(backend.options)
+        """The default limit of one statement in seconds (None: none): ``query_timeout``, $DATAFLOW_QUERY_TIMEOUT, 60."""
         self.watching = self.echo or self.host.observing
         """Whether anyone sees statements (echo or a ``dataflow_query_compiled`` plugin): else observe is skipped."""
 
@@ -124,6 +128,8 @@ class StatementPath:
                   timeout: float | None = None) -> Any:
         """``await call(*args, timeout)`` as the statement ``sql`` (``params`` are what observers see)."""
         started = self.start(sql, params)
+        if timeout is None:
+            timeout = effective(self.timeout)
         try:
             result = await call(*args, timeout)
         except Exception as exc:

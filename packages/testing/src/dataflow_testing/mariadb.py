@@ -92,14 +92,14 @@ class MariaDBServer(ServerProcess):
         log = self.tmp / "error.log"
         for _attempt in range(5):  # another process may take the port in between
             self.port = free_port()
-            self.proc = subprocess.Popen(
+            self._spawn(
                 [mariadbd, "--no-defaults", f"--datadir={data}", *as_user, "--bind-address=127.0.0.1",
                  f"--port={self.port}", f"--socket={self.socket_path}", f"--pid-file={self.tmp / 'mysqld.pid'}",
                  f"--log-error={log}", f"--init-file={self.tmp / 'init.sql'}", "--skip-name-resolve",
                  "--innodb-flush-log-at-trx-commit=0", "--skip-log-bin", "--character-set-server=utf8mb4",
                  "--collation-server=utf8mb4_unicode_ci", f"--max-allowed-packet={self.max_allowed_packet}",
                  "--max-connections=300", *small],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             deadline = time.monotonic() + timeout
             while self.proc.poll() is None and time.monotonic() < deadline:

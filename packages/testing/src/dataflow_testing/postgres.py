@@ -82,7 +82,7 @@ class PostgresServer(ServerProcess):
         for _attempt in range(5):
             self.port = free_port()
             with open(self.tmp / "postgres.log", "ab") as log:
-                self.proc = subprocess.Popen(
+                self._spawn(
                     [str(self.bindir / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(self.port),
                      "-k", str(self.tmp), "-c", "fsync=off", "-c", "synchronous_commit=off",
                      "-c", "full_page_writes=off", "-c", "max_connections=200",
@@ -100,6 +100,12 @@ class PostgresServer(ServerProcess):
             if self.proc.poll() is None:
                 break
         raise RuntimeError("postgres did not start:\n" + (self.tmp / "postgres.log").read_text(errors="replace")[-3000:])
+
+    def _answers(self) -> bool:
+        try:
+            return self.psql("SELECT 1").strip() == "1"
+        except subprocess.CalledProcessError:
+            return False
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         return subprocess.run([str(self.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-h", "127.0.0.1",

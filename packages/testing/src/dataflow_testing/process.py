@@ -40,6 +40,26 @@ def run_as_ids(user: str = SYSTEM_USER) -> dict:
     return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
 
 
+def _process_tree(root: int) -> list[int]:
+    """``root`` and its descendants (from /proc), parents first."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop(0)
+        tree.append(pid)
+        todo.extend(children.get(pid, ()))
+    return tree
+
+
 class ServerProcess:
     """A server process in a temp dir. Subclasses implement ``_start(timeout)`` (setting ``proc`` and
     ``tmp``) and choose how they are asked to stop: ``stop_signal``, then ``stop_wait`` seconds before a kill."""
@@ -76,6 +96,61 @@ class ServerProcess:
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
+
+    # --- faults: what the fault suite does to a server (tests/test_faults.py) -------------------------
+
+    def _spawn(self, argv: list[str], **kwargs: Any) -> subprocess.Popen:
+        """Start the server process (``start_new_session``: its children share its process group), remembering
+        how, so that :meth:`restart` can start it again on the same data directory and port."""
+        self._launch = (argv, kwargs)
+        self.proc = subprocess.Popen(argv, **kwargs, start_new_session=True)
+        return self.proc
+
+    def _signal_tree(self, sig: signal.Signals) -> None:
+        """``sig`` to the server and all its descendants (PostgreSQL's backends leave its process group)."""
+        assert self.proc is not None, "server not started"
+        for pid in _process_tree(self.proc.pid):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        """``kill -9`` the server and every process it started (a crash, a pulled plug)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self._signal_tree(signal.SIGSTOP)  # nobody forks or cleans up in between
+            self._signal_tree(signal.SIGKILL)
+            self.proc.wait()
+
+    def pause(self) -> None:
+        """SIGSTOP the server: it keeps its sockets open and answers nothing (a hung host)."""
+        self._signal_tree(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        self._signal_tree(signal.SIGCONT)
+
+    def restart(self, timeout: float = 60) -> Any:
+        """Kill the server (``kill -9``) and start it again on the same data directory and port."""
+        import time
+
+        self.kill()
+        argv, kwargs = self._launch
+        out = kwargs.get("stdout")
+        if out is not None and hasattr(out, "name") and getattr(out, "closed", False):
+            kwargs = dict(kwargs, stdout=open(out.name, "ab"))  # noqa: SIM115 - the child holds its own copy
+        self.proc = subprocess.Popen(argv, **kwargs, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{type(self).__name__} exited at restart ({self.proc.returncode})")
+            if self._answers():
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"{type(self).__name__} did not answer within {timeout:g} s of a restart")
+
+    def _answers(self) -> bool:
+        raise NotImplementedError
 
     def __enter__(self) -> Any:
         return self.start()

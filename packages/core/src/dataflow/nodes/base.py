@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from kailash.nodes.base import Node, NodeParameter
 from kailash.nodes.base_async import AsyncNode
 from kailash.sdk_exceptions import NodeExecutionError
 
-from .. import kailash_boundary
+from .. import kailash_boundary, timeouts
 from ..errors import DataFlowError, InternalError, UnknownFieldError, ValidationError
 from ..urls import DatabaseURL, mask_secrets
 
@@ -92,6 +93,8 @@ class DataFlowNode(AsyncNode):
     _dataflow_ref: ClassVar[weakref.ref | None] = None
     _parameters: ClassVar[dict[str, NodeParameter]]
     _allowed: ClassVar[frozenset[str]]
+    takes_timeout: ClassVar[bool] = False
+    """Whether the node's ``timeout`` parameter bounds its statements (:func:`dataflow.timeouts.query_timeout`)."""
 
     def get_parameters(self) -> dict[str, NodeParameter]:
         return self._parameters
@@ -150,16 +153,18 @@ class DataFlowNode(AsyncNode):
         tx = df = None
         try:
             params = self.checked_params(inputs)
-            df, model = self.target(params)
-            tx = transaction_for(self, df)
-            if tx is None:
-                return await self.perform(df, model, params)
-            await tx.check()
-            token = df.backend.bind(tx.handle)
-            try:
-                return await self.perform(df, model, params)
-            finally:
-                df.backend.unbind(token)
+            limit = params.pop("timeout", None) if self.takes_timeout else None
+            with timeouts.query_timeout(limit) if limit is not None else nullcontext():
+                df, model = self.target(params)
+                tx = transaction_for(self, df)
+                if tx is None:
+                    return await self.perform(df, model, params)
+                await tx.check()
+                token = df.backend.bind(tx.handle)
+                try:
+                    return await self.perform(df, model, params)
+                finally:
+                    df.backend.unbind(token)
         except Exception as exc:
             if tx is not None and tx.rollback_on_error and tx.failed_by is None:
                 await tx.fail(self.id)  # the whole scope goes, and nothing after this node can commit
@@ -271,10 +276,15 @@ def parameters_for(model: ModelSpec, operation: str) -> dict[str, NodeParameter]
             if operation == "update" and f.primary_key:
                 continue
             params.setdefault(f.name, _param(f.name, f"{f.kind} field{' (required)' if f.required else ''}"))
+    if "timeout" not in model.fields:  # else the field: dataflow.query_timeout() bounds that model's calls
+        params["timeout"] = _param("timeout", "seconds each statement may wait (QueryTimeoutError after); "
+                                   "default: the DataFlow's query_timeout")
     return params
 
 
 def make_node_class(dataflow: DataFlow, model: ModelSpec, operation: str, name: str) -> type[DataFlowNode]:
     doc = f"{OPERATIONS[operation]} operation of DataFlow model {model.name} (table {model.table})."
-    return node_class(name, DataFlowNode, parameters=parameters_for(model, operation), description=doc,
-                      tags={"dataflow", model.name}, dataflow=dataflow, operation=operation, model=model)
+    parameters = parameters_for(model, operation)
+    takes_timeout = "timeout" not in model.fields
+    return node_class(name, DataFlowNode, parameters=parameters, description=doc, tags={"dataflow", model.name},
+                      dataflow=dataflow, operation=operation, model=model, takes_timeout=takes_timeout)

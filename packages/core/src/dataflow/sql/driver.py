@@ -4,8 +4,11 @@ Core's statement path (:mod:`dataflow.sql.session`) does everything else once fo
 observing, error translation through the hook, choosing the connection (the bound transaction's, under
 its lock, or a pooled one on the right event loop), discarding broken connections, the transaction
 handle and its savepoints. A driver implements the methods below on its database client; each statement
-method receives the connection to use and the caller's ``timeout`` (seconds, or None for no limit; asyncpg
-applies it natively, the MySQL and SQLite drivers do not bound calls yet).
+method receives the connection to use and the statement's ``timeout`` (seconds, or None for no limit). Core
+bounds every call of a suspending driver by that timeout (:mod:`dataflow.sql.liveness`: on expiry it calls
+:meth:`SQLDriver.interrupt`, then :meth:`SQLDriver.discard`); a blocking driver (SQLite) bounds its own calls.
+Before a pooled connection is used, core checks its socket (:meth:`SQLDriver.socket_of`) and replaces a
+connection the server closed while it was idle.
 """
 
 from __future__ import annotations
@@ -62,6 +65,15 @@ class SQLDriver(ABC):
 
     def discard(self, conn: Any) -> None:  # noqa: B027 - optional: an in-process database has nothing to discard
         """Close ``conn`` so that the pool never hands it out again (it is released afterwards)."""
+
+    def socket_of(self, conn: Any) -> Any:
+        """The socket (or file descriptor; -1 when closed) of a pooled connection, for core's liveness check
+        before use; None skips the check."""
+        return None
+
+    def interrupt(self, conn: Any) -> None:  # noqa: B027 - optional: the connection is discarded either way
+        """Ask the server to stop the statement running on ``conn`` (it timed out): start it, never wait for it
+        (the server may be paused). ``conn`` is discarded right after."""
 
     def is_open(self, conn: Any) -> bool:
         """Whether ``conn`` is still open (plugins are told before an open connection closes)."""

@@ -23,11 +23,14 @@ import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..errors import QueryTimeoutError
 from ..pools import LoopPools
 from ..replicas import READING
 from ..runner import run_on
 from ..session import StatementPath
+from ..timeouts import effective
 from ..transactions import SQLTransactionHandle, TransactionError
+from .liveness import bounded, idle_socket_closed
 from .shared import SharedConnection
 
 if TYPE_CHECKING:
@@ -54,6 +57,8 @@ class SQLSession(StatementPath):
         self._held: list[Any] = []
         self.router: ReadRouter | None = None
         """Where reads outside transactions go when the DataFlow has read replicas (:mod:`dataflow.replicas`)."""
+        self.stale_retries = int(getattr(driver, "pool_size", 10) or 10) + 1
+        """Dead idle connections replaced in one acquire: the whole pool, after a server restart."""
 
     # --- statements ---------------------------------------------------------------------------------------------
 
@@ -84,7 +89,10 @@ class SQLSession(StatementPath):
         return self.run(sql, shown, self._dispatch, fn, sql, arg, on, timeout=timeout)
 
     async def _inline(self, fn: Any, sql: str, shown: Any, arg: Any, pinned: Any, timeout: float | None) -> Any:
-        """The path of an in-process database in one frame: its calls take microseconds and never suspend."""
+        """The path of an in-process database in one frame: its calls take microseconds and never suspend (the
+        driver bounds a statement's time itself: a coroutine that never suspends cannot be interrupted)."""
+        if timeout is None:
+            timeout = effective(self.timeout)
         if self.watching:
             self.observe(sql, shown)
         started = time.perf_counter() if self.listeners else None
@@ -146,7 +154,7 @@ class SQLSession(StatementPath):
         driver = self.driver
         conn = await self.acquire(pool)
         try:
-            return await fn(conn, sql, arg, timeout)
+            return await bounded(driver, conn, fn(conn, sql, arg, timeout), timeout, sql)
         except BaseException as exc:
             if driver.is_disconnect(exc):
                 driver.discard(conn)
@@ -156,15 +164,33 @@ class SQLSession(StatementPath):
 
     async def _pinned(self, pinned: Any, fn: Any, sql: str, arg: Any, timeout: float | None) -> Any:
         async with pinned.lock:  # nodes of one workflow level may share a transaction concurrently
-            if self.driver.configures_pinned:
-                await self.driver.on_pinned(pinned)
+            if pinned.broken is not None:
+                raise pinned.broken
             if self.router is not None and _writes(sql):
                 pinned.wrote = True
-            return await fn(pinned.conn, sql, arg, timeout)
+            if self.blocking:
+                return await fn(pinned.conn, sql, arg, timeout)
+            try:
+                if self.driver.configures_pinned:
+                    await bounded(self.driver, pinned.conn, self.driver.on_pinned(pinned), timeout, sql)
+                return await bounded(self.driver, pinned.conn, fn(pinned.conn, sql, arg, timeout), timeout, sql)
+            except QueryTimeoutError as exc:
+                pinned.broken = TransactionError(
+                    f"this transaction was rolled back: a statement in it timed out ({exc.message})")
+                raise
 
     async def acquire(self, pool: Any) -> Any:
-        """A connection from ``pool``: the one place pooled connections are taken (and checked)."""
-        return await self.driver.acquire(pool)
+        """A connection from ``pool``: the one place pooled connections are taken, and checked. An idle connection
+        the server closed meanwhile (a restart) is discarded before anything is sent on it, and another taken."""
+        driver = self.driver
+        for _ in range(self.stale_retries):
+            conn = await driver.acquire(pool)
+            sock = driver.socket_of(conn)
+            if sock is None or not idle_socket_closed(sock):
+                return conn
+            driver.discard(conn)
+            await driver.release(pool, conn)
+        return await driver.acquire(pool)
 
     # --- transactions --------------------------------------------------------------------------------------------
 
@@ -193,7 +219,7 @@ class SQLSession(StatementPath):
         driver = self.driver
         conn = await self.acquire(pool)
         try:
-            state = await (start or driver.begin)(conn, isolation_level)
+            state = await bounded(driver, conn, (start or driver.begin)(conn, isolation_level), timeout, "BEGIN")
         except BaseException as exc:
             if driver.is_disconnect(exc):
                 driver.discard(conn)
@@ -209,7 +235,11 @@ class SQLSession(StatementPath):
             return await self.shared.end(tx, how)
         try:
             async with tx.lock:
-                await how(tx.conn, tx.state)
+                if tx.broken is not None:  # its connection was discarded: the server rolled the transaction back
+                    if how == self.driver.commit:
+                        raise tx.broken
+                    return
+                await bounded(self.driver, tx.conn, how(tx.conn, tx.state), timeout, "COMMIT/ROLLBACK")
             if tx.wrote and self.router is not None:
                 self.router.wrote()  # committed (or rolled back): reads after this must see it
         except BaseException:
@@ -293,6 +323,8 @@ class SQLTransaction(SQLTransactionHandle):
         self.lock: Any = asyncio.Lock()
         self.wrote = False
         """A statement that may write ran in it (counted at its end for read-your-writes on replicas)."""
+        self.broken: TransactionError | None = None
+        """Why the transaction can no longer run statements (one timed out and its connection was discarded)."""
 
     async def _commit(self) -> None:
         await self._end("COMMIT", self.session.driver.commit)
