@@ -151,7 +151,7 @@ def test_discovery_has_the_same_shape_everywhere(legacy_url):
 def test_nodes_work_on_tables_keyed_by_another_column_and_views_are_read_only(legacy_url):
     db = DataFlow(legacy_url, existing_schema_mode=True)
     result = db.register_schema_as_models(tables=["users", "orders", "active_users"])
-    assert set(result["generated_nodes"]["active_users"]) == {"read", "list", "count"}
+    assert set(result["generated_nodes"]["active_users"]) == {"read", "list", "count", "aggregate"}
     e = db.express_sync
     order = e.read("Order", "A-1")
     assert order["total"] == __import__("decimal").Decimal("10.50") and order["placed_at"].tzinfo is not None
