@@ -50,7 +50,8 @@ def check_options(options: dict[str, Any]) -> None:
 
 
 def choose_url(database_url: str | None, connection_string: str | None) -> str:
-    """The database URL text: ``database_url`` or its 2.x name ``connection_string``, else $DATABASE_URL, else memory."""
+    """The database URL text: ``database_url`` or its 2.x name ``connection_string``, else $DATABASE_URL,
+    else memory."""
     if database_url is not None and connection_string is not None:
         raise ConfigurationError("pass database_url or connection_string, not both")
     raw = database_url if database_url is not None else connection_string

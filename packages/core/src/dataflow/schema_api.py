@@ -98,7 +98,7 @@ class SchemaMethods:
     def _own_models(self) -> list[ModelSpec]:
         return [m for m in self.models.values() if not m.external]
 
-    # --- first-use DDL ---------------------------------------------------------------------------------------------------
+    # --- first-use DDL ------------------------------------------------------------------------------------------
 
     async def _ready(self, model: ModelSpec) -> Backend:
         """The backend, with ``model``'s table ensured (first use opens and creates, once)."""
