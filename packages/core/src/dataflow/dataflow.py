@@ -8,98 +8,49 @@ created at their first use.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from . import kailash_boundary, relations, replicas, workflows
-from .aggregates.operation import aggregate
 from .backend import Backend
 from .cache import ResultCache, cache_config
-from .errors import ConfigurationError, ModelError, SchemaError
+from .errors import ConfigurationError, ModelError
 from .events import EventBus
 from .express import Express, SyncExpress
+from .lifecycle import Lifecycle, _live
+from .lifecycle import live_dataflows as live_dataflows
 from .logging_config import configure_logging
 from .metrics import OperationMetrics, prometheus_text, snapshot
-from .model import ModelSpec, declare, forbid_instantiation, model_from_table
+from .model import ModelSpec, declare, forbid_instantiation
+from .node_dispatch import _DISPATCH
 from .nodes import OPERATIONS, ownership
 from .operations import Operations
+from .options import BACKEND_OPTIONS, check_namespace, check_options, choose_url
+from .options import OPTIONS as OPTIONS
 from .plugins import PluginHost, get_plugin_host
 from .query.ast import Expr
 from .query.parse import parse_filter
 from .runner import SyncRunner
-from .shutdown import close_at_exit
+from .schema_api import SchemaMethods
 from .tenancy import TenantContext, TenantScope
 from .transactions import begin as begin_transaction
 from .transactions import check_isolation
-from .urls import MEMORY, DatabaseURL, parse_url
-
-#: Options from the seed documents and the 2.x release, with what they mean here.
-OPTIONS = {
-    "auto_migrate": "create missing tables at first use (default True)",
-    "existing_schema_mode": "never issue DDL; check that tables exist at first use (default False)",
-    "enable_model_persistence": "accepted for compatibility; DataFlow never writes model registry tables",
-    "migration_enabled": "accepted for compatibility; schema changes arrive with the migrations feature",
-    "namespace": "prefix for this instance's node names, e.g. 'billing' -> 'billing.UserCreateNode'",
-    "pool_size": "maximum connections of one connection pool (server backends; default 10). A DataFlow keeps one "
-                 "pool on its I/O thread, shared by short-lived event loops, and one for each of at most 3 "
-                 "long-lived loops: at most 4 x pool_size connections (docs/performance.md)",
-    "connect_timeout": "seconds to wait for a server connection (server backends)",
-    "query_timeout": "seconds one statement may wait for its answer before QueryTimeoutError (DF-505); default "
-                     "$DATAFLOW_QUERY_TIMEOUT or 60, None: no limit; per call: dataflow.query_timeout() or a "
-                     "node's timeout parameter (docs/reliability.md)",
-    "echo": "log every SQL statement at INFO on the 'dataflow.sql' logger",
-    "multi_tenant": "every model gets a tenant_id and is scoped to the bound tenant (see db.tenant())",
-    "row_level_security": "the database itself also enforces tenant isolation of multi-tenant models "
-                          "(backends with the row_level_security capability: PostgreSQL)",
-    "log_level": "level of the 'dataflow' loggers, e.g. 'INFO' (nothing else is configured)",
-    "log_config": "a LoggingConfig (LoggingConfig.production() / .development()), applied at construction",
-    **replicas.OPTIONS,
-    "cache": "result cache of Read/List/Count: 'memory', 'redis://host:6379/0' or a CacheConfig (default: off; "
-             "docs/caching.md)",
-    "cache_ttl": "seconds a cached result lives unless a call passes cache_ttl (default 60)",
-    "cache_enabled": "the 2.x switch: True caches in memory, or in redis_url when given",
-    "redis_url": "the 2.x spelling of cache='redis://…'",
-}
+from .urls import DatabaseURL, parse_url
 
 
-BACKEND_OPTIONS = ("pool_size", "connect_timeout", "query_timeout", "echo", "row_level_security")
-
-_live: weakref.WeakSet[DataFlow] = weakref.WeakSet()
-
-
-def live_dataflows() -> list[DataFlow]:
-    """Open DataFlow instances of this process."""
-    return [db for db in list(_live) if not db.closed]
-
-
-close_at_exit(live_dataflows)  # scripts that never call close() exit quietly (dataflow/shutdown.py)
-
-
-class DataFlow:
+class DataFlow(SchemaMethods, Lifecycle):
     """A database, its models, their workflow nodes and the express API."""
 
     def __init__(self, database_url: str | None = None, *, connection_string: str | None = None, **options: Any) -> None:
-        unknown = set(options) - set(OPTIONS)
-        if unknown:
-            valid = "; ".join(f"{k}: {v}" for k, v in OPTIONS.items())
-            raise ConfigurationError(f"unknown DataFlow option(s) {sorted(unknown)}. Valid options: {valid}")
-        if database_url is not None and connection_string is not None:
-            raise ConfigurationError("pass database_url or connection_string, not both")
-        raw = database_url if database_url is not None else connection_string
-        if raw is None:
-            raw = os.environ.get("DATABASE_URL") or MEMORY
-        self.url: DatabaseURL = parse_url(raw)
+        check_options(options)
+        self.url: DatabaseURL = parse_url(choose_url(database_url, connection_string))
         self.options = options
         self.auto_migrate = bool(options.get("auto_migrate", True))
         self.existing_schema_mode = bool(options.get("existing_schema_mode", False))
-        namespace = options.get("namespace")
-        if namespace is not None and (not isinstance(namespace, str) or not namespace.isidentifier()):
-            raise ConfigurationError(f"namespace must be an identifier such as 'billing', got {namespace!r}")
-        self.namespace: str | None = namespace
+        self.namespace: str | None = check_namespace(options.get("namespace"))
         self.host: PluginHost = get_plugin_host()
         backend_cls = self.host.backends.for_scheme(self.url.scheme, self.url.masked())
         self.backend: Backend = backend_cls(self.url, self.host, **{k: v for k, v in options.items()
@@ -321,194 +272,6 @@ class DataFlow:
         """Bind a tenant: ``with db.tenant("acme"):`` or ``async with db.tenant("acme"):``."""
         return TenantScope(tenant_id, set(self.tenant_context.tenants))
 
-    # --- existing databases ---------------------------------------------------------------------------------------------
-
-    async def discover_schema_async(self, use_real_inspection: bool = True, tables: list[str] | None = None) -> dict:
-        """Tables and views of the database with columns, keys, indexes and foreign keys.
-
-        ``use_real_inspection`` is accepted for compatibility: discovery always inspects
-        the real database (there is nothing else to inspect).
-        """
-        self._check_open()
-        await self.backend.open()
-        try:
-            return await self.backend.discover(tables)
-        except NotImplementedError as exc:
-            raise ConfigurationError(f"{exc} ({self.url.masked()}): discovering tables (db.discover_schema(), "
-                                     "register_schema_as_models(), `dataflow schema`) needs a backend that "
-                                     "implements discover(), such as the SQL backends") from None
-
-    def discover_schema(self, use_real_inspection: bool = True, tables: list[str] | None = None) -> dict:
-        return self._runner.run(self.discover_schema_async(use_real_inspection, tables))
-
-    def show_tables(self) -> list[str]:
-        return list(self.discover_schema())
-
-    async def register_schema_as_models_async(self, tables: list[str] | None = None,
-                                              names: dict[str, str] | None = None) -> dict:
-        """Register existing tables (or views) as models, without ``@db.model``; never issues DDL."""
-        schema = await self.discover_schema_async(tables=tables)
-        missing = [t for t in (tables or []) if t not in schema]
-        if missing:
-            raise ModelError(f"table(s) not found: {', '.join(missing)}; found: {', '.join(schema) or 'none'}")
-        registered, generated = [], {}
-        for table in tables or list(schema):
-            description = schema[table]
-            spec = model_from_table(description, self.host.field_types, (names or {}).get(table))
-            if self.multi_tenant and not spec.multi_tenant:
-                raise ModelError(f"table {table!r} has no tenant_id column: a multi-tenant DataFlow cannot register it "
-                                 "(its rows would be visible to every tenant)")
-            if spec.name in self.models:
-                raise ModelError(f"model {spec.name!r} (table {table!r}) is already declared; pass names={{{table!r}: 'Other'}}")
-            self._register(spec)
-            registered.append(spec.name)
-            generated[table] = self.nodes(spec.name)
-        found = relations.discovered(self.models, schema, registered)  # foreign keys -> relations
-        return {"registered_models": registered, "generated_nodes": generated, "relations": found, "success": True}
-
-    def register_schema_as_models(self, tables: list[str] | None = None, names: dict[str, str] | None = None) -> dict:
-        return self._runner.run(self.register_schema_as_models_async(tables, names))
-
-    # --- migrations ----------------------------------------------------------------------------------------------------
-
-    async def migration_plan_async(self, renames: dict[str, dict[str, str]] | None = None) -> list[dict]:
-        """Every difference between the declared models and the database, nothing applied."""
-        self._check_open()
-        await self.backend.open()
-        return await self.backend.migrate(self._own_models(), apply=False, renames=renames)
-
-    def migration_plan(self, renames: dict[str, dict[str, str]] | None = None) -> list[dict]:
-        return self._runner.run(self.migration_plan_async(renames))
-
-    async def migrate_async(self, apply: bool = False, *, renames: dict[str, dict[str, str]] | None = None,
-                            backfill: dict[str, dict[str, Any]] | None = None, drop_columns: bool = False) -> list[dict]:
-        """Show the plan (``apply=False``) or apply it, type changes and renames included, in one unit of work.
-
-        ``renames={"User": {"old_name": "new_name"}}`` renames columns (data kept); ``backfill`` gives values
-        for new required fields on tables with rows; columns the models no longer declare are dropped only
-        with ``drop_columns=True``.
-        """
-        self._check_open()
-        await self.backend.open()
-        steps = await self.backend.migrate(self._own_models(), apply=apply, renames=renames, backfill=backfill,
-                                           drop_columns=drop_columns)
-        if apply:
-            self._ready_models.update(m.name for m in self._own_models())
-            self._pending.clear()
-            await self.cache.invalidate_all_async()
-        return steps
-
-    def migrate(self, apply: bool = False, **options: Any) -> list[dict]:
-        return self._runner.run(self.migrate_async(apply, **options))
-
-    def _own_models(self) -> list[ModelSpec]:
-        return [m for m in self.models.values() if not m.external]
-
-    # --- schema and lifecycle -------------------------------------------------------------------------------------------
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise ConfigurationError(f"this DataFlow ({self.url.masked()}) is closed")
-
-    async def _ready(self, model: ModelSpec) -> Backend:
-        """The backend, with ``model``'s table ensured (first use opens and creates, once)."""
-        if model.name in self._ready_models and not self.closed:
-            return self.backend
-        self._check_open()
-        if self.backend.blocking:
-            with self._ddl_lock:
-                await self._ensure_pending()
-        else:
-            loop = asyncio.get_running_loop()
-            with self._ddl_lock:  # loops of several threads may arrive together
-                lock = self._async_ddl_locks.get(loop)
-                if lock is None:
-                    lock = self._async_ddl_locks[loop] = asyncio.Lock()
-            async with lock:
-                await self._ensure_pending()
-        return self.backend
-
-    async def _ensure_pending(self) -> None:
-        await self.backend.open()
-        pending = [m for m in self._pending if m.name not in self._ready_models]
-        if pending:
-            create = self.auto_migrate and not self.existing_schema_mode
-            try:
-                await self.backend.ensure_models(pending, create=create)
-            except SchemaError as error:
-                if create:
-                    raise
-                raise SchemaError(f"{error.message}. Create the tables with db.create_tables() (await "
-                                  "db.create_tables_async() in async code) or apply changes with db.migrate(apply=True); "
-                                  "with auto_migrate=False / existing_schema_mode=True DataFlow never creates them itself",
-                                  orig=error.orig) from error
-            self._ready_models.update(m.name for m in pending)
-            self._pending = [m for m in self._pending if m.name not in self._ready_models]
-
-    async def create_tables_async(self) -> None:
-        """Open the backend and create the tables of every declared model now."""
-        self._check_open()
-        await self.backend.open()
-        await self.backend.ensure_models(list(self.models.values()), create=not self.existing_schema_mode)
-        self._ready_models.update(self.models)
-        self._pending.clear()
-        await self.cache.invalidate_all_async()
-
-    def create_tables(self) -> None:
-        self._runner.run(self.create_tables_async())
-
-    async def initialize(self) -> bool:
-        """Connect and create pending tables now instead of at first use."""
-        for spec in list(self.models.values()):
-            await self._ready(spec)
-        await self.backend.open()
-        return True
-
-    async def close_async(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        await self.backend.close()
-        await self.cache.close()
-        if not self.backend.io.is_current():  # stopping the I/O loop from inside would strand this coroutine
-            self._runner.close()
-        self._release()
-
-    def close(self) -> None:
-        """Release connections and this instance's node names. Safe to call twice."""
-        if self.closed:
-            return
-        self.closed = True
-        if self.backend.blocking:
-            self.backend.close_sync()
-        else:
-            try:
-                self._runner.run(self.backend.close())
-            except Exception:
-                self.backend.close_sync()
-        self.cache.close_sync()
-        self._runner.close()
-        self._release()
-
-    def _release(self) -> None:
-        names = []
-        for spec_name, nodes in self._nodes.items():
-            names += [c.__name__ for c in nodes.values()]
-            names += [f"{spec_name}_{OPERATIONS[op]}" for op in nodes if op in OPERATIONS]
-        ownership.release(self, names)
-
-    def __enter__(self) -> DataFlow:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    async def __aenter__(self) -> DataFlow:
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.close_async()
-
     # --- running workflows ---------------------------------------------------------------------------------------------
 
     def run(self, workflow: Any, inputs: dict[str, Any] | None = None, *, runtime: Any = None) -> tuple[dict, str | None]:
@@ -558,39 +321,3 @@ class DataFlow:
         """Open the backend and report; raises ConnectionFailedError when unreachable."""
         self._runner.run(self.backend.open())
         return {"status": "healthy", "backend": self.backend.name, "database": self.url.masked()}
-
-
-def _create(ops: Operations, model: ModelSpec, params: dict) -> Any:
-    data = params.pop("data", None)
-    if data is not None and not isinstance(data, dict):
-        from .errors import ValidationError
-
-        raise ValidationError(f"{model.name} create: 'data' must be a dict of field values, got {type(data).__name__}")
-    record = {**data, **params} if data else params
-    return ops.create(model, record)
-
-
-def _update(ops: Operations, model: ModelSpec, params: dict) -> Any:
-    keys = {k: params.pop(k) for k in ("id", "record_id", "filter") if k in params}
-    if model.primary_key not in (None, "id") and model.primary_key in params:
-        keys["id"] = params.pop(model.primary_key)
-    values = dict(params.pop("fields", None) or {})
-    values.update(params.pop("updates", None) or {})
-    values.update(params)
-    return ops.update(model, keys, values)
-
-
-_DISPATCH: dict[str, Callable[..., Any]] = {
-    "create": _create,
-    "read": Operations.read,
-    "update": _update,
-    "delete": Operations.delete,
-    "list": Operations.list,
-    "count": Operations.count,
-    "upsert": Operations.upsert,
-    "bulk_create": Operations.bulk_create,
-    "bulk_update": Operations.bulk_update,
-    "bulk_delete": Operations.bulk_delete,
-    "bulk_upsert": Operations.bulk_upsert,
-    "aggregate": aggregate,
-}

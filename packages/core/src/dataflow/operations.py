@@ -8,107 +8,31 @@ are decided here, so every backend behaves the same.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 from . import include
-from .bulk_update import update_records
-from .bulk_upsert import columnar
-from .cache.hooks import with_cache
-from .errors import (
-    ConfirmationRequiredError,
-    DataFlowError,
-    FilterError,
-    InternalError,
-    NotFoundError,
-    UpsertConflictTargetError,
-    ValidationError,
-)
+from .errors import FilterError, NotFoundError, UpsertConflictTargetError, ValidationError
 from .model import ModelSpec
-from .observe import observed
+from .operation_guards import CONFLICT_RESOLUTIONS as CONFLICT_RESOLUTIONS
+from .operation_guards import DEFAULT_LIST_LIMIT, _keys_filter, _soft_delete_flag, atomic
+from .operation_guards import MAX_PAGING as MAX_PAGING
+from .operation_guards import _int_param as _int_param
+from .operation_guards import _short as _short
+from .operations_bulk import BulkOperations
+from .operations_bulk import _by_columns as _by_columns
 from .query.ast import TRUE, And, Cmp, Expr, FieldRef
 from .query.order import parse_order
 from .query.parse import parse_filter
 from .query.related import scoped
 from .replicas import reads
-from .rows import RowWriter, filter_text_problem, now, printable
+from .rows import RowWriter, filter_text_problem, now
 from .tenancy import require_tenant
-from .transactions import foreign_loop, on_home_loop
-from .urls import mask_secrets
 
 if TYPE_CHECKING:
     from .dataflow import DataFlow
 
-DEFAULT_LIST_LIMIT = 10
-CONFLICT_RESOLUTIONS = ("error", "skip")
-#: the largest limit, offset or batch_size: ``limit + 1`` (paging asks one row more) still fits a signed
-#: 64-bit integer, the widest every database takes
-MAX_PAGING = 2**63 - 2
 
-
-def _int_param(value: Any, name: str, default: int | None) -> int:
-    if value is None and default is not None:
-        return default
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PAGING:
-        raise FilterError(f"{name} must be an integer from 0 to {MAX_PAGING}, got {_short(value)}", path=name)
-    return value
-
-
-def _short(value: Any) -> str:
-    text = printable(repr(value))
-    return text if len(text) <= 60 else f"{text[:57]}..."
-
-
-def _soft_delete_flag(model: ModelSpec, params: dict, op: str) -> bool:
-    """Whether to hard-delete: ``soft_delete=False`` asks for it, and so does a model without soft delete.
-    ``soft_delete=True`` on such a model is refused: it would hard-delete while promising the opposite."""
-    flag = params.get("soft_delete")
-    if flag is not None and not isinstance(flag, bool):
-        raise ValidationError(f"{model.name} {op}: soft_delete must be True or False, got {_short(flag)}")
-    if flag is True and not model.soft_delete:
-        raise ValidationError(
-            f"{model.name} {op}: soft_delete=True, but model {model.name} has no soft delete, so the record would be "
-            f"deleted for good; declare __dataflow__ = {{\"soft_delete\": True}} on the model (a deleted_at column) "
-            "or leave soft_delete out to delete permanently"
-        )
-    return flag is False or not model.soft_delete
-
-
-def atomic(method: Any) -> Any:
-    """Inside a user's transaction, run the operation in a savepoint: a failed operation undoes
-    only itself and leaves the transaction usable (on PostgreSQL a failed statement would
-    otherwise abort the whole transaction; SQLite would undo just the statement).
-    Each operation also reports its metrics and events once (``dataflow.observe``), and reads use, writes
-    invalidate, the result cache (``dataflow.cache.hooks``)."""
-
-    @functools.wraps(method)
-    async def wrapper(self: Operations, model: ModelSpec, *args: Any, **kwargs: Any) -> Any:
-        backend = self.df.backend
-        handle = backend.current_transaction()
-        if handle is None:
-            return await method(self, model, *args, **kwargs)
-        if foreign_loop(handle):  # a transaction_sync() transaction, used from another loop's code
-            return await on_home_loop(backend, handle, wrapper(self, model, *args, **kwargs))
-        async with backend.transaction():
-            return await method(self, model, *args, **kwargs)
-
-    @functools.wraps(method)
-    async def guarded(self: Operations, model: ModelSpec, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await wrapper(self, model, *args, **kwargs)
-        except DataFlowError:
-            raise
-        except Exception as exc:  # every exception leaving an operation is a DataFlowError with a message
-            text = mask_secrets(printable(f"{type(exc).__name__}: {exc!r}"), self.df.url)
-            raise InternalError(f"{model.name} {method.__name__} failed unexpectedly ({text}); this is a defect in "
-                                "DataFlow or one of its plugins: please report it", orig=exc) from exc
-
-    return observed(with_cache(guarded))
-
-
-class Operations:
+class Operations(BulkOperations):
     """The operation layer of one DataFlow instance."""
 
     def __init__(self, dataflow: DataFlow) -> None:
@@ -344,196 +268,6 @@ class Operations:
 
                     raise DuplicateKeyError(f"{model.name}: a record with {target[0]} {found[target[0]]!r} already exists; "
                                             "nothing was written")
-
-    # --- bulk ------------------------------------------------------------------------------------------------------------------
-
-    def _records(self, model: ModelSpec, data: Any, op: str) -> list:
-        if data is None:
-            data = []
-        if not isinstance(data, (list, tuple)):
-            raise ValidationError(f"{model.name} {op}: 'data' must be a list of records, got {type(data).__name__}")
-        return list(data)
-
-    @atomic
-    async def bulk_create(self, model: ModelSpec, params: dict) -> dict:
-        records = self._records(model, params.get("data"), "bulk_create")
-        batch_size = _int_param(params.get("batch_size"), "batch_size", 1000) or 1000
-        resolution = params.get("conflict_resolution") or "error"
-        if resolution not in CONFLICT_RESOLUTIONS:
-            raise ValidationError(f"conflict_resolution must be one of {CONFLICT_RESOLUTIONS}, got {resolution!r}")
-        writer = self.writer(model)
-        stamp = now()
-        return_ids = bool(params.get("return_ids"))
-        if resolution == "error" and not return_ids:
-            fast = writer.new_columns(records, stamp)
-            if fast is not None and model.multi_tenant:
-                fast[0].append("tenant_id")
-                fast[1].append([require_tenant(model.name)] * len(records))
-            if fast is not None:
-                backend = await self._backend(model)
-                await backend.insert_columns(model, *fast)
-                return {"processed": len(records), "inserted": len(records), "skipped": 0, "batch_size": batch_size,
-                        "operation": "bulk_create", "success": True}
-        rows = self._tenant_rows(model, [writer.new_row(r, i, stamp) for i, r in enumerate(records)])
-        backend = await self._backend(model)
-        skipped = 0
-        ids: list[Any] = []
-        async with backend.transaction():
-            if resolution == "skip":
-                rows, skipped = await self._without_conflicts(model, backend, rows)
-            for group in _by_columns(rows):
-                written = await backend.insert(model, group, returning=return_ids)
-                ids.extend(r[model.primary_key] for r in written)
-        result = {"processed": len(records), "inserted": len(rows), "skipped": skipped, "batch_size": batch_size,
-                  "operation": "bulk_create", "success": True}
-        if return_ids:
-            result["ids"] = ids
-        return result
-
-    async def _without_conflicts(self, model: ModelSpec, backend: Any, rows: list[dict]) -> tuple[list[dict], int]:
-        keep = rows
-        for unique in model.unique_sets():
-            if any(all(r.get(c) is not None for c in unique) for r in keep):
-                existing = set()
-                candidates = [r for r in keep if all(r.get(c) is not None for c in unique)]
-                for start in range(0, len(candidates), 500):
-                    part = candidates[start : start + 500]
-                    where = _keys_filter(model, unique, [tuple(r[c] for c in unique) for r in part])
-                    for found in await backend.select(model, where, [], None, 0):
-                        existing.add(tuple(found[c] for c in unique))
-                seen = set(existing)
-                filtered = []
-                for r in keep:
-                    key = tuple(r.get(c) for c in unique)
-                    if None not in key:
-                        if key in seen:
-                            continue
-                        seen.add(key)
-                    filtered.append(r)
-                keep = filtered
-        return keep, len(rows) - len(keep)
-
-    @atomic
-    async def bulk_update(self, model: ModelSpec, params: dict) -> dict:
-        writer = self.writer(model)
-        data = params.get("data")
-        backend = await self._backend(model)
-        if data:
-            return await update_records(self, model, self._records(model, data, "bulk_update"))
-        values = params.get("fields") or params.get("update") or {}
-        changes = writer.changes(values)
-        if not changes:
-            raise ValidationError(f"{model.name} bulk_update: pass 'fields' (or 'update') with the new values, or 'data' records with ids")
-        raw_filter = params.get("filter")
-        self._confirm(model, raw_filter, params, "bulk_update")
-        where = self._filter(model, raw_filter)
-        if model.timestamps:
-            changes["updated_at"] = now()
-        count = await backend.update(model, where, changes, returning=False)
-        return {"processed": count, "updated": count, "operation": "bulk_update", "success": True}
-
-    def _confirm(self, model: ModelSpec, raw_filter: Any, params: dict, op: str) -> None:
-        if not raw_filter and not params.get("confirmed"):
-            raise ConfirmationRequiredError(
-                f"{model.name} {op} with an empty filter would touch every record; pass confirmed=True to do that"
-            )
-
-    @atomic
-    async def bulk_delete(self, model: ModelSpec, params: dict) -> dict:
-        writer = self.writer(model)
-        hard = _soft_delete_flag(model, params, "bulk_delete")
-        ids = params.get("ids")
-        data = params.get("data")
-        if data and ids is None:
-            ids = []
-            for i, rec in enumerate(self._records(model, data, "bulk_delete")):
-                if isinstance(rec, dict) and rec.get(model.primary_key) is not None:
-                    ids.append(rec[model.primary_key])
-                elif not isinstance(rec, dict):
-                    ids.append(rec)
-                else:
-                    raise ValidationError(f"{model.name} record at index {i}: bulk delete by 'data' needs {model.primary_key!r}")
-        if ids is not None:
-            if not isinstance(ids, (list, tuple)):
-                raise ValidationError(f"{model.name} bulk_delete: 'ids' must be a list")
-            keys = writer.keys(ids)
-            where: Expr = Cmp(FieldRef(model.pk), "in", keys)
-            processed = len(keys)
-        else:
-            raw_filter = params.get("filter")
-            self._confirm(model, raw_filter, params, "bulk_delete")
-            where = self._parse(model, raw_filter)
-            processed = None
-        backend = await self._backend(model)
-        if hard:
-            count = await backend.delete(model, self._visible(model, where, True))
-        else:
-            count = await backend.update(model, self._visible(model, where, False), {"deleted_at": now()}, returning=False)
-        return {"processed": count if processed is None else processed, "deleted": count,
-                "operation": "bulk_delete", "success": True}
-
-    @atomic
-    async def bulk_upsert(self, model: ModelSpec, params: dict) -> dict:
-        records = self._records(model, params.get("data"), "bulk_upsert")
-        writer = self.writer(model)
-        target = self._conflict_target(model, params.get("conflict_on") or params.get("match_fields"), [model.primary_key])
-        update_fields = params.get("update_fields")
-        managed = ("tenant_id",) if model.multi_tenant else ()
-        if managed:
-            require_tenant(model.name)  # core fills tenant_id: without a tenant, say so (not "missing tenant_id")
-        stamp = now()
-        fast = columnar(writer, model, records, target, update_fields, stamp)
-        if fast is not None:
-            backend = await self._backend(model)
-            outcome = await backend.upsert_columns(model, *fast, target)
-            return {"processed": len(records), "upserted": len(records), "total": len(records),
-                    "inserted": outcome.inserted, "updated": outcome.updated, "skipped": 0,
-                    "operation": "bulk_upsert", "success": True}
-        rows, updates = [], []
-        for i, rec in enumerate(records):
-            if not isinstance(rec, dict):
-                raise ValidationError(f"{model.name} record at index {i}: expected a dict")
-            absent = [c for c in target if c not in managed and rec.get(c) is None]
-            if absent:
-                raise ValidationError(f"{model.name} record at index {i} is missing conflict-target column(s) {absent}")
-            row = writer.new_row(rec, i, stamp)
-            names = update_fields if update_fields is not None else [k for k in rec if k not in target]
-            change = {k: row[k] for k in names if k in row and k not in target}
-            if change and model.timestamps:
-                change["updated_at"] = stamp
-            rows.append(row)
-            updates.append(change)
-        self._tenant_rows(model, rows)
-        backend = await self._backend(model)
-        await self._guard_foreign_keys(model, backend, target, rows)
-        outcome = await backend.upsert(model, rows, updates, target, returning=False)
-        return {"processed": len(rows), "upserted": len(rows), "total": len(rows), "inserted": outcome.inserted,
-                "updated": outcome.updated, "skipped": 0, "operation": "bulk_upsert", "success": True}
-
-
-def _by_columns(rows: list[dict]) -> list[list[dict]]:
-    """Group rows by their column set, keeping order within groups.
-
-    RowWriter.new_row fills every column in one order and leaves out only an
-    autoincrement key or server-defaulted columns of existing tables.
-    """
-    if not rows:
-        return []
-    first = rows[0].keys()
-    if all(r.keys() == first for r in rows):
-        return [rows]
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row), []).append(row)
-    return list(groups.values())
-
-
-def _keys_filter(model: ModelSpec, cols: tuple[str, ...], keys: list[tuple]) -> Expr:
-    if len(cols) == 1:
-        return Cmp(FieldRef(model.fields[cols[0]]), "in", tuple(k[0] for k in keys))
-    from .query.ast import Or
-
-    return Or(tuple(And(tuple(Cmp(FieldRef(model.fields[c]), "eq", v) for c, v in zip(cols, k))) for k in keys))
 
 
 __all__ = ["Operations", "TRUE"]

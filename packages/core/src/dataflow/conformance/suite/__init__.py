@@ -14,7 +14,8 @@ from .limits import LimitsSuite
 from .nodes import NodesSuite
 from .ordering import OrderingSuite
 from .relationships import RelationshipsSuite, RelationshipTenancySuite
-from .roundtrip import SchemaSuite, TypesSuite
+from .roundtrip import TypesSuite
+from .schema import SchemaSuite
 from .tenancy import TenancySuite
 from .writes import BulkSuite, SoftDeleteSuite, UpsertSuite
 
