@@ -26,11 +26,12 @@ class BulkWrites:
 
         plan = self.plan(model)
         extra = tuple(Cmp(FieldRef(model.fields[name]), "eq", value) for name, value in scope.items())
-        ops = []
+        ops, queries = [], []
         for n, key in enumerate(keys):
             query = self.where(model, And((Cmp(FieldRef(model.pk), "eq", key), *extra)))
+            queries.append(query)
             ops.append(UpdateOne(query, self._encode_values(plan, {c: col[n] for c, col in zip(columns, values)})))
-        self._observe("update", model, [op._filter for op in ops[:3]])
+        self._observe("update", model, queries[:3])
 
         async def work(c: Any, session: Any) -> int:
             return (await c.coll(model.table).bulk_write(ops, ordered=True, session=session)).matched_count
