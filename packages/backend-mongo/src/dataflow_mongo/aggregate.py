@@ -19,6 +19,8 @@ from dataflow.aggregates.spec import AggregatePlan, GroupKey, Measure
 from dataflow.model import ModelSpec
 from dataflow.query.ast import Expr
 
+from . import driver
+
 #: (start byte, length) of each part in the stored text
 TEXT_PARTS = {"year": (0, 4), "month": (5, 2), "day": (8, 2), "hour": (11, 2), "minute": (14, 2)}
 DATE_OPERATORS = {"year": "$year", "month": "$month", "day": "$dayOfMonth", "hour": "$hour", "minute": "$minute"}
@@ -110,14 +112,12 @@ class MongoAggregates:
     async def aggregate(self, model: ModelSpec, where: Expr, plan: AggregatePlan) -> list[tuple]:
         if (handle := self._foreign()) is not None:  # type: ignore[attr-defined]
             return await self._elsewhere(handle, self.aggregate(model, where, plan))  # type: ignore[attr-defined]
-        from . import backend as mod
-
         stages = pipeline(self.where(model, where), plan)  # type: ignore[attr-defined]
         self._observe("aggregate", model, stages)  # type: ignore[attr-defined]
         conn = await self._conn()  # type: ignore[attr-defined]
         try:
             cursor = await conn.coll(model.table).aggregate(stages, session=self.session(conn))  # type: ignore[attr-defined]
             docs = await cursor.to_list(None)
-        except mod.perr.PyMongoError as exc:
+        except driver.perr.PyMongoError as exc:
             raise self._translate(exc, model) from exc  # type: ignore[attr-defined]
-        return [decode_row(plan, doc, mod.DECODERS) for doc in docs]
+        return [decode_row(plan, doc, driver.DECODERS) for doc in docs]

@@ -26,9 +26,11 @@ class BulkWrites:
 
         plan = self.plan(model)
         extra = tuple(Cmp(FieldRef(model.fields[name]), "eq", value) for name, value in scope.items())
-        queries = [self.where(model, And((Cmp(FieldRef(model.pk), "eq", key), *extra))) for key in keys]
-        ops = [UpdateOne(query, self._encode_values(plan, {c: col[n] for c, col in zip(columns, values)}))
-               for n, query in enumerate(queries)]
+        ops, queries = [], []
+        for n, key in enumerate(keys):
+            query = self.where(model, And((Cmp(FieldRef(model.pk), "eq", key), *extra)))
+            queries.append(query)
+            ops.append(UpdateOne(query, self._encode_values(plan, {c: col[n] for c, col in zip(columns, values)})))
         self._observe("update", model, queries[:3])
 
         async def work(c: Any, session: Any) -> int:
