@@ -50,9 +50,17 @@ def declare_sale(db: DataFlow) -> str:
 def fill(db: DataFlow, n: int) -> None:
     batch = 100_000
     for start in range(0, n, batch):
-        db.express_sync.bulk_create("Sale", [
-            {"region": REGIONS[i % 100], "qty": (i * 7919) % 1000, "amount": Decimal(f"{(i * 31) % 10000}.{i % 100:02d}")}
-            for i in range(start, min(n, start + batch))])
+        db.express_sync.bulk_create(
+            "Sale",
+            [
+                {
+                    "region": REGIONS[i % 100],
+                    "qty": (i * 7919) % 1000,
+                    "amount": Decimal(f"{(i * 31) % 10000}.{i % 100:02d}"),
+                }
+                for i in range(start, min(n, start + batch))
+            ],
+        )
 
 
 def node_call(rt: LocalRuntime, field: str) -> float:

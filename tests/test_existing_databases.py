@@ -144,7 +144,15 @@ def test_discovery_has_the_same_shape_everywhere(legacy_url):
                                        "referred_table": "users", "referred_columns": ["user_no"]}]
     assert [i["columns"] for i in orders["indexes"] if i["name"] == "ix_orders_user"] == [["user_no"]]
     assert [u["columns"] for u in schema["users"]["unique_constraints"]] == [["email"]]
-    assert set(orders["columns"][0]) == {"name", "type", "native_type", "nullable", "primary_key", "default", "autoincrement"}
+    assert set(orders["columns"][0]) == {
+        "name",
+        "type",
+        "native_type",
+        "nullable",
+        "primary_key",
+        "default",
+        "autoincrement",
+    }
     db.close()
 
 
@@ -226,11 +234,14 @@ def ddl_counter(url: str):
             return value
 
         return count
-    run_sql(url, [
-        "CREATE TABLE IF NOT EXISTS ddl_log (tag text)",
-        "CREATE OR REPLACE FUNCTION log_ddl() RETURNS event_trigger AS $$ BEGIN INSERT INTO ddl_log VALUES (tg_tag); END $$ LANGUAGE plpgsql",
-        "CREATE EVENT TRIGGER ddl_watch ON ddl_command_start EXECUTE FUNCTION log_ddl()",
-    ])
+    run_sql(
+        url,
+        [
+            "CREATE TABLE IF NOT EXISTS ddl_log (tag text)",
+            "CREATE OR REPLACE FUNCTION log_ddl() RETURNS event_trigger AS $$ BEGIN INSERT INTO ddl_log VALUES (tg_tag); END $$ LANGUAGE plpgsql",
+            "CREATE EVENT TRIGGER ddl_watch ON ddl_command_start EXECUTE FUNCTION log_ddl()",
+        ],
+    )
 
     def count():
         import asyncio
@@ -264,7 +275,9 @@ def test_migration_lifecycle(sql_url):
 
     db = DataFlow(sql_url)  # new optional and defaulted fields are added automatically
     declare(db, MODEL_V1 + "email: Optional[str] = None\nactive: bool = True\n")
-    assert db.express_sync.list("Person")[0].items() >= {"name": "Ann", "age": 40, "email": None, "active": True}.items()
+    assert (
+        db.express_sync.list("Person")[0].items() >= {"name": "Ann", "age": 40, "email": None, "active": True}.items()
+    )
     db.close()
 
     db = DataFlow(sql_url)  # a new required field on a non-empty table is refused, nothing changes

@@ -18,9 +18,13 @@ LEGACY = {
               "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, customer_no INT, total DECIMAL(10,2), "
               "CONSTRAINT fk_o_c FOREIGN KEY (customer_no) REFERENCES customers(id))"],
 }
-ROWS = ["INSERT INTO customers (name) VALUES ('Ann')", "INSERT INTO customers (name) VALUES ('Bob')",
-        "INSERT INTO orders (customer_no, total) VALUES (1, 10.50)", "INSERT INTO orders (customer_no, total) VALUES (1, 3)",
-        "INSERT INTO orders (customer_no, total) VALUES (NULL, 7)"]
+ROWS = [
+    "INSERT INTO customers (name) VALUES ('Ann')",
+    "INSERT INTO customers (name) VALUES ('Bob')",
+    "INSERT INTO orders (customer_no, total) VALUES (1, 10.50)",
+    "INSERT INTO orders (customer_no, total) VALUES (1, 3)",
+    "INSERT INTO orders (customer_no, total) VALUES (NULL, 7)",
+]
 
 
 def _run_sql(url: str, statements: list[str]) -> None:

@@ -121,8 +121,14 @@ def attacks():
             (f"express.list filter#{i}", lambda db, f=flt: e(db).list("Secret", f)),
             (f"express.count filter#{i}", lambda db, f=flt: e(db).count("Secret", f)),
             (f"express.find_one filter#{i}", lambda db, f=flt: e(db).find_one("Secret", f)),
-            (f"express.bulk_update filter#{i}", lambda db, f=flt: e(db).bulk_update("Secret", filter=f, fields={"level": 99}, confirmed=True)),
-            (f"express.bulk_delete filter#{i}", lambda db, f=flt: e(db).bulk_delete("Secret", filter=f, confirmed=True)),
+            (
+                f"express.bulk_update filter#{i}",
+                lambda db, f=flt: e(db).bulk_update("Secret", filter=f, fields={"level": 99}, confirmed=True),
+            ),
+            (
+                f"express.bulk_delete filter#{i}",
+                lambda db, f=flt: e(db).bulk_delete("Secret", filter=f, confirmed=True),
+            ),
         ]
         for group_by in (None, ["tenant_id", "id"]):
             cases.append((f"express.aggregate filter#{i} by {group_by}", lambda db, f=flt, g=group_by: e(db).aggregate(

@@ -148,7 +148,9 @@ class ArrayPaths:
             await handle.release(guard)
             await self.execute(f"DROP TABLE {stage}", ())
 
-    async def _refused_row(self, handle: Any, model: ModelSpec, columns: Sequence[str], params: list[list]) -> int | None:
+    async def _refused_row(
+        self, handle: Any, model: ModelSpec, columns: Sequence[str], params: list[list]
+    ) -> int | None:
         """The first row of a failed chunk the database refuses on its own (replayed, then undone)."""
         sql = self.insert_sql(model, tuple(columns), False)
         guard = await handle.savepoint()

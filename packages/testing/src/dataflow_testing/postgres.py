@@ -26,7 +26,9 @@ class PostgresServer(ServerProcess):
 
     stop_signal = signal.SIGINT  # fast shutdown
 
-    def __init__(self, run_as: str = SYSTEM_USER, vector: bool = True, settings: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, run_as: str = SYSTEM_USER, vector: bool = True, settings: dict[str, object] | None = None
+    ) -> None:
         """``settings``: server settings given as ``-c name=value`` at start, e.g.
         ``{"max_prepared_transactions": 20}`` (prepared transactions are off by default)."""
         super().__init__()
@@ -49,7 +51,9 @@ class PostgresServer(ServerProcess):
     def _readable_bindir(self, ids: dict) -> Path:
         def runs(bindir: Path) -> bool:
             try:
-                return subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, **ids).returncode == 0
+                return (
+                    subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, **ids).returncode == 0
+                )
             except OSError:
                 return False
 
@@ -99,7 +103,9 @@ class PostgresServer(ServerProcess):
                 time.sleep(0.05)
             if self.proc.poll() is None:
                 break
-        raise RuntimeError("postgres did not start:\n" + (self.tmp / "postgres.log").read_text(errors="replace")[-3000:])
+        raise RuntimeError(
+            "postgres did not start:\n" + (self.tmp / "postgres.log").read_text(errors="replace")[-3000:]
+        )
 
     def _answers(self) -> bool:
         try:
