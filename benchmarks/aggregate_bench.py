@@ -117,7 +117,8 @@ def bench_sqlite(n: int, repeats: int) -> None:
 
     with LocalRuntime() as rt:
         for field in ("qty", "amount"):
-            report("sqlite", n, field, rounds({"raw": lambda f=field: raw_call(f), "node": lambda f=field: node_call(rt, f),
+            report("sqlite", n, field, rounds({"raw": lambda f=field: raw_call(f),
+                                               "node": lambda f=field: node_call(rt, f),
                                                "express": lambda f=field: express_call(db, f)}, repeats))
     raw.close()
     db.close()

@@ -96,7 +96,8 @@ class RawSQLite:
         self._tx(
             lambda: self.conn.executemany(
                 f"INSERT INTO {self.t} (name, age, score, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET age = excluded.age, score = excluded.score, active = excluded.active, "
+                "ON CONFLICT (name) DO UPDATE SET age = excluded.age, score = excluded.score, active = "
+                "excluded.active, "
                 "updated_at = excluded.updated_at",
                 [(r["name"], r["age"], r["score"], int(r["active"]), s, s) for r in data],
             )
@@ -219,9 +220,10 @@ class RawMongo:
 
     def upsert(self, data: list[dict], stamp: dt.datetime) -> None:
         U = self.pymongo.UpdateOne
-        self.coll.bulk_write([U({"name": r["name"]}, {"$set": {"age": r["age"], "score": r["score"], "active": r["active"],
-                                                               "updated_at": stamp},
-                                                      "$setOnInsert": {"created_at": stamp}}, upsert=True)
+        self.coll.bulk_write([U({"name": r["name"]},
+                                {"$set": {"age": r["age"], "score": r["score"], "active": r["active"],
+                                          "updated_at": stamp},
+                                 "$setOnInsert": {"created_at": stamp}}, upsert=True)
                               for r in data], ordered=True)
 
     def delete(self, ids: list[int]) -> None:

@@ -13,7 +13,8 @@ Measurements
   2. Per request, SQLite file database, the server in a subprocess, one keep-alive HTTP client: a create
      (``Item_create``) and a filtered, ordered list of 20 rows (``Item_list``) over REST, against the same
      operations through ``db.express`` in this process on the same file; and Nexus's own floor, a
-     1-node workflow whose node returns at once, and the HTTP floor, a plain endpoint. Medians of interleaved rounds after warm-up. Target:
+     1-node workflow whose node returns at once, and the HTTP floor, a plain endpoint. Medians of interleaved rounds
+     after warm-up. Target:
      REST - express <= 2 ms per request. The server logs as in production (``LoggingConfig.production()``,
      which quiets the Kailash SDK's per-request INFO lines, and no access log) unless ``--default-logging``.
   3. DataFlow's share of a request: the served create workflow on ``AsyncLocalRuntime`` in this process
@@ -141,7 +142,8 @@ def main() -> None:
         )
         try:
             print(
-                f"start-up, {args.models} models ({args.models * 11} workflows): import dataflow+nexus {startup['import']:.2f} s, "
+                f"start-up, {args.models} models ({args.models * 11} workflows): import dataflow+nexus "
+                f"{startup['import']:.2f} s, "
                 f"declare+Nexus()+serve() {startup['declare_and_register']:.2f} s, "
                 f"start() to /health {startup['start_to_health']:.2f} s; "
                 f"after imports {startup['declare_and_register'] + startup['start_to_health']:.2f} s"

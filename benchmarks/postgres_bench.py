@@ -124,7 +124,8 @@ def main() -> None:
             t_express = median_time(
                 lambda: loop.run_until_complete(db.express.list("Person", flt, limit=100, order_by=["-score"])), 30)
             sql = (
-                "SELECT id, name, age, score, active, created_at, updated_at FROM raw_copy WHERE age >= $1 AND active = $2 "
+                "SELECT id, name, age, score, active, created_at, updated_at FROM raw_copy WHERE age >= $1 AND active "
+                "= $2 "
                 "ORDER BY score DESC NULLS LAST, id LIMIT $3"
             )
             t_raw_list = median_time(lambda: loop.run_until_complete(conn.fetch(sql, 30, True, 101)), 30)

@@ -772,9 +772,8 @@ def run(args: argparse.Namespace) -> int:
     for key, value in info.items():
         print(f"  {key:<17} {value}")
     print(f"  {'command':<17} {' '.join([os.path.basename(sys.executable), *sys.argv])}")
-    print(
-        f"  {'kailash tracking':<17} {'real ~/.kailash/tracking/tracking.db' if args.real_home else 'fresh DB under a temporary HOME'}"
-    )
+    tracking = "real ~/.kailash/tracking/tracking.db" if args.real_home else "fresh DB under a temporary HOME"
+    print(f"  {'kailash tracking':<17} {tracking}")
 
     result: dict[str, Any] = {"machine": info, "quick": args.quick}
     if args.profile:

@@ -332,7 +332,8 @@ def test_kailash_two_phase_commit_coordinator_with_dataflow_participants(pair, r
     transport = DataFlowParticipantTransport({"orders": a, "billing": b})
     tid = f"order-{uuid.uuid4().hex[:8]}"
     wf = _chain(WorkflowBuilder(),
-                ("begin", "DistributedTransactionScopeNode", {"dataflows": ["orders", "billing"], "transaction_id": tid}),
+                ("begin", "DistributedTransactionScopeNode",
+                 {"dataflows": ["orders", "billing"], "transaction_id": tid}),
                 ("debit", "orders.AccountCreateNode", {"name": "alice", "balance": 10}),
                 ("credit", "billing.AccountCreateNode", {"name": "bob", "balance": 20}),
                 ("2pc", "TwoPhaseCommitCoordinatorNode", {"transaction_id": tid, "participants": ["orders", "billing"],
@@ -352,7 +353,8 @@ def test_kailash_coordinator_aborts_everywhere_when_a_participant_cannot_prepare
     transport = DataFlowParticipantTransport({"orders": a, "billing": b})
     tid = f"order-{uuid.uuid4().hex[:8]}"
     wf = _chain(WorkflowBuilder(),
-                ("begin", "DistributedTransactionScopeNode", {"dataflows": ["orders", "billing"], "transaction_id": tid}),
+                ("begin", "DistributedTransactionScopeNode",
+                 {"dataflows": ["orders", "billing"], "transaction_id": tid}),
                 ("debit", "orders.AccountCreateNode", {"name": "alice", "balance": 10}),
                 ("credit", "billing.AccountCreateNode", {"name": "bob", "balance": 20}),
                 ("rb", "TransactionRollbackNode", {"dataflow": "orders"}),  # the orders branch is gone: it votes abort

@@ -15,23 +15,28 @@ from kailash.workflow.builder import WorkflowBuilder
 
 LEGACY_SQL = {
     "sqlite": [
-        "CREATE TABLE users (user_no INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, active BOOLEAN DEFAULT 1)",
-        "CREATE TABLE orders (order_no TEXT PRIMARY KEY, user_no INTEGER REFERENCES users(user_no), total NUMERIC, placed_at TIMESTAMP)",
+        "CREATE TABLE users (user_no INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, active BOOLEAN "
+        "DEFAULT 1)",
+        "CREATE TABLE orders (order_no TEXT PRIMARY KEY, user_no INTEGER REFERENCES users(user_no), total NUMERIC, "
+        "placed_at TIMESTAMP)",
         "CREATE INDEX ix_orders_user ON orders (user_no)",
         "CREATE VIEW active_users AS SELECT user_no, name FROM users WHERE active = 1",
         "INSERT INTO users (name, email, active) VALUES ('Ann', 'ann@x', 1), ('Bob', 'bob@x', 0)",
         "INSERT INTO orders VALUES ('A-1', 1, 10.50, '2024-01-02 03:04:05')",
     ],
     "postgres": [
-        "CREATE TABLE users (user_no SERIAL PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, active BOOLEAN DEFAULT true)",
-        "CREATE TABLE orders (order_no TEXT PRIMARY KEY, user_no INTEGER REFERENCES users(user_no), total NUMERIC(10,2), placed_at TIMESTAMPTZ)",
+        "CREATE TABLE users (user_no SERIAL PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, active BOOLEAN "
+        "DEFAULT true)",
+        "CREATE TABLE orders (order_no TEXT PRIMARY KEY, user_no INTEGER REFERENCES users(user_no), total "
+        "NUMERIC(10,2), placed_at TIMESTAMPTZ)",
         "CREATE INDEX ix_orders_user ON orders (user_no)",
         "CREATE VIEW active_users AS SELECT user_no, name FROM users WHERE active",
         "INSERT INTO users (name, email, active) VALUES ('Ann', 'ann@x', true), ('Bob', 'bob@x', false)",
         "INSERT INTO orders VALUES ('A-1', 1, 10.50, '2024-01-02 03:04:05+00')",
     ],
     "mysql": [
-        "CREATE TABLE users (user_no INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(100) UNIQUE, active BOOLEAN DEFAULT 1)",
+        "CREATE TABLE users (user_no INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(100) "
+        "UNIQUE, active BOOLEAN DEFAULT 1)",
         "CREATE TABLE orders (order_no VARCHAR(20) PRIMARY KEY, user_no INT, total DECIMAL(10,2), placed_at DATETIME, "
         "CONSTRAINT fk_orders_user FOREIGN KEY (user_no) REFERENCES users(user_no))",
         "CREATE INDEX ix_orders_user ON orders (user_no)",
@@ -238,7 +243,8 @@ def ddl_counter(url: str):
         url,
         [
             "CREATE TABLE IF NOT EXISTS ddl_log (tag text)",
-            "CREATE OR REPLACE FUNCTION log_ddl() RETURNS event_trigger AS $$ BEGIN INSERT INTO ddl_log VALUES (tg_tag); END $$ LANGUAGE plpgsql",
+            "CREATE OR REPLACE FUNCTION log_ddl() RETURNS event_trigger AS $$ BEGIN INSERT INTO ddl_log VALUES "
+            "(tg_tag); END $$ LANGUAGE plpgsql",
             "CREATE EVENT TRIGGER ddl_watch ON ddl_command_start EXECUTE FUNCTION log_ddl()",
         ],
     )

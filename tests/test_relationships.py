@@ -10,7 +10,8 @@ from dataflow.errors import FilterError, ModelError
 
 LEGACY = {
     "sqlite": ["CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
-               "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_no INTEGER REFERENCES customers(id), total NUMERIC)"],
+               "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_no INTEGER REFERENCES customers(id), total "
+               "NUMERIC)"],
     "postgres": ["CREATE TABLE customers (id SERIAL PRIMARY KEY, name TEXT NOT NULL)",
                  "CREATE TABLE orders (id SERIAL PRIMARY KEY, customer_no INTEGER REFERENCES customers(id), "
                  "total NUMERIC(10,2))"],

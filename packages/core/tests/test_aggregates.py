@@ -27,7 +27,8 @@ def db():
         at: dt.datetime | None = None
 
     db.express_sync.bulk_create("Order", [
-        {"status": "paid", "amount": Decimal("1.10"), "qty": 2, "at": dt.datetime(2024, 3, 31, 23, 0, tzinfo=dt.timezone.utc)},
+        {"status": "paid", "amount": Decimal("1.10"), "qty": 2,
+         "at": dt.datetime(2024, 3, 31, 23, 0, tzinfo=dt.timezone.utc)},
         {"status": "paid", "amount": Decimal("1.1"), "qty": None},
         {"status": "open", "amount": Decimal("1E+3"), "qty": 2**62},
         {"status": "open", "amount": Decimal("0.000"), "qty": 2**62},

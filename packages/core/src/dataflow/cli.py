@@ -77,7 +77,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
             print(f"  index {index['name']} ({', '.join(index['columns'])}){' unique' if index['unique'] else ''}")
         for fk in table["foreign_keys"]:
             print(
-                f"  foreign key ({', '.join(fk['columns'])}) -> {fk['referred_table']}({', '.join(fk['referred_columns'])})"
+                f"  foreign key ({', '.join(fk['columns'])}) -> "
+                f"{fk['referred_table']}({', '.join(fk['referred_columns'])})"
             )
         print()
     return 0

@@ -79,8 +79,9 @@ class PostgresServer(ServerProcess):
         if ids:
             os.chown(self.tmp, ids["user"], ids["group"])
         data = self.tmp / "data"
-        init = subprocess.run([str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                               "--locale=C", "--no-sync", "--no-instructions"], capture_output=True, text=True, env=env, **ids)
+        init = subprocess.run([str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+                               "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+                              capture_output=True, text=True, env=env, **ids)
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{init.stdout}{init.stderr}")
         for _attempt in range(5):

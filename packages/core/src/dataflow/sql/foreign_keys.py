@@ -84,7 +84,8 @@ async def add_constraint(backend: Any, model: ModelSpec, relation_name: str) -> 
         more = " (first 10 shown)" if len(found) >= ORPHANS_SHOWN else ""
         raise SchemaError(
             f"cannot add the foreign key {model.table}.{rel.local} -> {rel.target_spec.table}"  # type: ignore[union-attr]
-            f"({rel.remote}): rows of {model.table} refer to keys that do not exist: {rows}{more}. Nothing was changed; "
+            f"({rel.remote}): rows of {model.table} refer to keys that do not exist: {rows}{more}. Nothing was "
+            "changed; "
             f"fix or delete those rows (or set {rel.local} to null), then migrate again"
         )
     table = backend.table(model)

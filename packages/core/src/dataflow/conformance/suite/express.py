@@ -70,7 +70,8 @@ class ExpressSuite(SuiteBase):
             cls = type(name, (), {
                 "__annotations__": {"name": str, "email": str, "age": int},
                 "age": 0,
-                "__dataflow__": {"indexes": [{"name": f"uq_{name.lower()}_email", "fields": ["email"], "unique": True}]},
+                "__dataflow__": {
+                    "indexes": [{"name": f"uq_{name.lower()}_email", "fields": ["email"], "unique": True}]},
                 "__module__": __name__,
             })
             h.model(cls)
