@@ -92,7 +92,7 @@ class PostgresServer(ServerProcess):
                      "-k", str(self.tmp), "-c", "fsync=off", "-c", "synchronous_commit=off",
                      "-c", "full_page_writes=off", "-c", "max_connections=200",
                      *[arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}")]],
-                    stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, **ids)
+                    stdout=log, stderr=subprocess.STDOUT, env=env, **ids)
             deadline = time.monotonic() + timeout
             while self.proc.poll() is None and time.monotonic() < deadline:
                 ready = subprocess.run([str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port),
