@@ -50,9 +50,17 @@ def declare_sale(db: DataFlow) -> str:
 def fill(db: DataFlow, n: int) -> None:
     batch = 100_000
     for start in range(0, n, batch):
-        db.express_sync.bulk_create("Sale", [
-            {"region": REGIONS[i % 100], "qty": (i * 7919) % 1000, "amount": Decimal(f"{(i * 31) % 10000}.{i % 100:02d}")}
-            for i in range(start, min(n, start + batch))])
+        db.express_sync.bulk_create(
+            "Sale",
+            [
+                {
+                    "region": REGIONS[i % 100],
+                    "qty": (i * 7919) % 1000,
+                    "amount": Decimal(f"{(i * 31) % 10000}.{i % 100:02d}"),
+                }
+                for i in range(start, min(n, start + batch))
+            ],
+        )
 
 
 def node_call(rt: LocalRuntime, field: str) -> float:
@@ -109,7 +117,8 @@ def bench_sqlite(n: int, repeats: int) -> None:
 
     with LocalRuntime() as rt:
         for field in ("qty", "amount"):
-            report("sqlite", n, field, rounds({"raw": lambda f=field: raw_call(f), "node": lambda f=field: node_call(rt, f),
+            report("sqlite", n, field, rounds({"raw": lambda f=field: raw_call(f),
+                                               "node": lambda f=field: node_call(rt, f),
                                                "express": lambda f=field: express_call(db, f)}, repeats))
     raw.close()
     db.close()

@@ -93,10 +93,15 @@ class RawSQLite:
 
     def upsert(self, data: list[dict], stamp: dt.datetime) -> None:
         s = stamp.isoformat()
-        self._tx(lambda: self.conn.executemany(
-            f"INSERT INTO {self.t} (name, age, score, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET age = excluded.age, score = excluded.score, active = excluded.active, "
-            "updated_at = excluded.updated_at", [(r["name"], r["age"], r["score"], int(r["active"]), s, s) for r in data]))
+        self._tx(
+            lambda: self.conn.executemany(
+                f"INSERT INTO {self.t} (name, age, score, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET age = excluded.age, score = excluded.score, active = "
+                "excluded.active, "
+                "updated_at = excluded.updated_at",
+                [(r["name"], r["age"], r["score"], int(r["active"]), s, s) for r in data],
+            )
+        )
 
     def delete(self, ids: list[int]) -> None:
         self._tx(lambda: self.conn.execute(f"DELETE FROM {self.t} WHERE id IN (SELECT value FROM json_each(?))",
@@ -170,8 +175,10 @@ class RawMariaDB:
 
         def sql(part):
             first, *rest = part
-            derived = " UNION ALL ".join([f"SELECT {first['id']} AS id, {first['age']} AS age, {e(first['score'])} AS score"]
-                                         + [f"SELECT {r['id']}, {r['age']}, {e(r['score'])}" for r in rest])
+            derived = " UNION ALL ".join(
+                [f"SELECT {first['id']} AS id, {first['age']} AS age, {e(first['score'])} AS score"]
+                + [f"SELECT {r['id']}, {r['age']}, {e(r['score'])}" for r in rest]
+            )
             return (f"UPDATE {self.t} JOIN ({derived}) AS v ON {self.t}.id = v.id "
                     f"SET {self.t}.age = v.age, {self.t}.score = v.score, {self.t}.updated_at = {s}")
 
@@ -213,9 +220,10 @@ class RawMongo:
 
     def upsert(self, data: list[dict], stamp: dt.datetime) -> None:
         U = self.pymongo.UpdateOne
-        self.coll.bulk_write([U({"name": r["name"]}, {"$set": {"age": r["age"], "score": r["score"], "active": r["active"],
-                                                               "updated_at": stamp},
-                                                      "$setOnInsert": {"created_at": stamp}}, upsert=True)
+        self.coll.bulk_write([U({"name": r["name"]},
+                                {"$set": {"age": r["age"], "score": r["score"], "active": r["active"],
+                                          "updated_at": stamp},
+                                 "$setOnInsert": {"created_at": stamp}}, upsert=True)
                               for r in data], ordered=True)
 
     def delete(self, ids: list[int]) -> None:

@@ -110,7 +110,9 @@ def main() -> None:
         loop.run_until_complete(conn.execute(f"ANALYZE {table}"))
         for limit in (20, 100):
             sql = SQL.format(t=table, p1="$1", p2="$2", p3="$3")
-            t_raw = median_us(lambda sql=sql, limit=limit: loop.run_until_complete(conn.fetch(sql, 30, True, limit)), repeat)
+            t_raw = median_us(
+                lambda sql=sql, limit=limit: loop.run_until_complete(conn.fetch(sql, 30, True, limit)), repeat
+            )
             t_mem = median_us(lister(loop, mdb, limit), repeat)
             t_redis = median_us(lister(loop, rdb, limit), repeat)
             t_miss = median_us(lister(loop, rdb, limit, enable_cache=False), repeat)
@@ -127,8 +129,10 @@ def main() -> None:
     print(f"{'measure':<{width}}  {'dataflow':>10}  {'raw':>10}  ratio  unit  target")
     for name, ours, theirs, unit, target in report:
         print(f"{name:<{width}}  {ours:>10.1f}  {theirs:>10.1f}  {ours / theirs:5.2f}  {unit:<4}  {target}")
-    print(f"skewed workload hit ratio (Zipf 1.1 over 200 queries, 1 write per 100): SQLite in-process "
-          f"{ratio_memory_sqlite:.1%}, PostgreSQL in-process {ratio_memory_pg:.1%}, PostgreSQL Redis {ratio_redis_pg:.1%}")
+    print(
+        f"skewed workload hit ratio (Zipf 1.1 over 200 queries, 1 write per 100): SQLite in-process "
+        f"{ratio_memory_sqlite:.1%}, PostgreSQL in-process {ratio_memory_pg:.1%}, PostgreSQL Redis {ratio_redis_pg:.1%}"
+    )
     print(f"Redis errors during the run: {errors or 'none'}; load average at the end {os.getloadavg()[0]:.1f}")
 
 

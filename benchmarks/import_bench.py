@@ -4,7 +4,8 @@ Each case runs in a fresh interpreter (a subprocess), timed inside it from befor
 last statement; cases are interleaved and the median of ``--runs`` is reported, after one warm-up run
 each. Byte code is cached as an installed package has it (pip compiles on install): the subprocesses
 write and read it under a private ``PYTHONPYCACHEPREFIX`` even when ``PYTHONDONTWRITEBYTECODE`` is set,
-which would otherwise make every import compile its source (seconds for kailash and SQLAlchemy). Target (issue 12): ``import dataflow`` + the first
+which would otherwise make every import compile its source (seconds for kailash and SQLAlchemy). Target (issue 12):
+``import dataflow`` + the first
 SQLite operation <= ``import kailash`` + 0.1 s.
 
     hatch run python benchmarks/import_bench.py [--runs 9] [--json]

@@ -103,9 +103,11 @@ def check_same(a: list[dict], b: list[dict]) -> None:
 
 def report(backend: str, result: dict[str, float]) -> None:
     ratio = result["include"] / result["raw join"]
-    print(f"{backend}: include {result['include']:.1f} ms | raw join {result['raw join']:.1f} ms | raw IN (2 statements) "
-          f"{result['raw IN']:.1f} ms | include / raw join = {ratio:.2f}x (target <= 1.5x: "
-          f"{'met' if ratio <= 1.5 else 'NOT met'}) | raw IN / raw join = {result['raw IN'] / result['raw join']:.2f}x")
+    print(
+        f"{backend}: include {result['include']:.1f} ms | raw join {result['raw join']:.1f} ms | raw IN (2 statements) "
+        f"{result['raw IN']:.1f} ms | include / raw join = {ratio:.2f}x (target <= 1.5x: "
+        f"{'met' if ratio <= 1.5 else 'NOT met'}) | raw IN / raw join = {result['raw IN'] / result['raw join']:.2f}x"
+    )
 
 
 def bench_sqlite() -> None:

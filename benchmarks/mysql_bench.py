@@ -103,8 +103,12 @@ def main() -> None:
 
             assert len(raw_list()) == 101
             t_raw_list = median_time(raw_list, 30)
-            report.append(("List (limit 100) express vs raw SELECT", t_express * 1e3, t_raw_list * 1e3, "ms", "<= 1.3x"))
-            report.append(("List (limit 100) 1-node workflow vs raw", t_node_list * 1e3, t_raw_list * 1e3, "ms", "info"))
+            report.append(
+                ("List (limit 100) express vs raw SELECT", t_express * 1e3, t_raw_list * 1e3, "ms", "<= 1.3x")
+            )
+            report.append(
+                ("List (limit 100) 1-node workflow vs raw", t_node_list * 1e3, t_raw_list * 1e3, "ms", "info")
+            )
         db.close()
         loop.run_until_complete(cur.close())
         conn.close()

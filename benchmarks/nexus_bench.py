@@ -13,7 +13,8 @@ Measurements
   2. Per request, SQLite file database, the server in a subprocess, one keep-alive HTTP client: a create
      (``Item_create``) and a filtered, ordered list of 20 rows (``Item_list``) over REST, against the same
      operations through ``db.express`` in this process on the same file; and Nexus's own floor, a
-     1-node workflow whose node returns at once, and the HTTP floor, a plain endpoint. Medians of interleaved rounds after warm-up. Target:
+     1-node workflow whose node returns at once, and the HTTP floor, a plain endpoint. Medians of interleaved rounds
+     after warm-up. Target:
      REST - express <= 2 ms per request. The server logs as in production (``LoggingConfig.production()``,
      which quiets the Kailash SDK's per-request INFO lines, and no access log) unless ``--default-logging``.
   3. DataFlow's share of a request: the served create workflow on ``AsyncLocalRuntime`` in this process
@@ -136,12 +137,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         url = f"sqlite:///{workdir / 'bench.db'}"
-        proc, base, startup = start_server(workdir, url, args.models, "default" if args.default_logging else "production")
+        proc, base, startup = start_server(
+            workdir, url, args.models, "default" if args.default_logging else "production"
+        )
         try:
-            print(f"start-up, {args.models} models ({args.models * 11} workflows): import dataflow+nexus {startup['import']:.2f} s, "
-                  f"declare+Nexus()+serve() {startup['declare_and_register']:.2f} s, "
-                  f"start() to /health {startup['start_to_health']:.2f} s; "
-                  f"after imports {startup['declare_and_register'] + startup['start_to_health']:.2f} s")
+            print(
+                f"start-up, {args.models} models ({args.models * 11} workflows): import dataflow+nexus "
+                f"{startup['import']:.2f} s, "
+                f"declare+Nexus()+serve() {startup['declare_and_register']:.2f} s, "
+                f"start() to /health {startup['start_to_health']:.2f} s; "
+                f"after imports {startup['declare_and_register'] + startup['start_to_health']:.2f} s"
+            )
             requests(base, url, rounds, per_round, seed_rows)
         finally:
             proc.terminate()
@@ -200,8 +206,10 @@ def requests(base: str, url: str, rounds: int, per_round: int, seed_rows: int) -
         print(f"{label}: REST median {median_ms(timings[rest]):.2f} ms (p95 {p95_ms(timings[rest]):.2f}), "
               f"express {median_ms(timings[express]):.3f} ms; added {added:.2f} ms per request "
               f"({'met' if added <= 2.0 else 'NOT met'}: target <= 2 ms); of which Nexus's floor {floor:.2f} ms")
-    print(f"DataFlow's share, in-process: the Item_create workflow on AsyncLocalRuntime {in_process['workflow']:.3f} ms "
-          f"vs express {in_process['express']:.3f} ms (+{in_process['workflow'] - in_process['express']:.3f} ms)")
+    print(
+        f"DataFlow's share, in-process: the Item_create workflow on AsyncLocalRuntime {in_process['workflow']:.3f} ms "
+        f"vs express {in_process['express']:.3f} ms (+{in_process['workflow'] - in_process['express']:.3f} ms)"
+    )
 
 
 def serving_share(db, iterations: int) -> dict[str, float]:

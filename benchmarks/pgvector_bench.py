@@ -151,7 +151,9 @@ async def bench(args: argparse.Namespace, url: str, kind: str) -> tuple[list[tup
         max_parallel_maintenance_workers=1)
     build_s = time.perf_counter() - start
     await conn.execute(f"VACUUM ANALYZE items_{kind}")
-    sql = SearchPlan(db, db.get_model("Item"), {"query_vector": queries[0].tolist(), "k": K, "distance": METRIC}).indexed[0]
+    sql = SearchPlan(
+        db, db.get_model("Item"), {"query_vector": queries[0].tolist(), "k": K, "distance": METRIC}
+    ).indexed[0]
     plan = await node.execute_async(query_vector=queries[0].tolist(), k=K, distance=METRIC, ef_search=40, explain=True)
     uses_index = any(made["index_name"] in line for line in plan["plan"])
 
@@ -195,7 +197,9 @@ async def bench(args: argparse.Namespace, url: str, kind: str) -> tuple[list[tup
             return [r["id"] for r in results["s"]["results"]]
 
         wf_qps, found = await timed(queries[:n_wf], via_workflow)
-    rows.append((f"HNSW node in AsyncLocalRuntime workflow ef_search={ef_wf}", recall(found, truth[:n_wf]), wf_qps, n_wf))
+    rows.append(
+        (f"HNSW node in AsyncLocalRuntime workflow ef_search={ef_wf}", recall(found, truth[:n_wf]), wf_qps, n_wf)
+    )
 
     # 4. filtered: 1 % of the rows match (a btree index on tag exists, as it would), default knobs
     short, rechecked, filtered = 0, 0, []
@@ -206,7 +210,9 @@ async def bench(args: argparse.Namespace, url: str, kind: str) -> tuple[list[tup
         rechecked += out["exact_recheck"]
         filtered.append([r["id"] for r in out["results"]])
     filtered_qps = len(queries) / (time.perf_counter() - start)
-    rows.append(("HNSW node, filter matching 1% (default knobs)", recall(filtered, truth_rare), filtered_qps, len(queries)))
+    rows.append(
+        ("HNSW node, filter matching 1% (default knobs)", recall(filtered, truth_rare), filtered_qps, len(queries))
+    )
     await conn.close()
     await db.close_async()
     info = {"load_s": load_s, "build_s": build_s, "uses_index": uses_index, "best": best, "exact_qps": exact_qps,
@@ -234,7 +240,9 @@ def local_runtime_overhead(url: str, kind: str, dim: int, queries: np.ndarray, e
         tag: str
         embedding: Vector[dim]
 
-    sql = SearchPlan(db, db.get_model("Item"), {"query_vector": queries[0].tolist(), "k": K, "distance": METRIC}).indexed[0]
+    sql = SearchPlan(
+        db, db.get_model("Item"), {"query_vector": queries[0].tolist(), "k": K, "distance": METRIC}
+    ).indexed[0]
     loop = asyncio.new_event_loop()
     conn = loop.run_until_complete(asyncpg.connect(url))
     loop.run_until_complete(register_vector(conn))
@@ -293,14 +301,22 @@ def report(args: argparse.Namespace, kind: str, rows: list[tuple], info: dict) -
         speedup, overhead = node_qps / info["exact_qps"], raw_qps / node_qps
         checks.append((rec >= 0.95 and speedup >= 10, f"HNSW ef_search={ef}: recall@10 {rec:.3f} (>= 0.95) at "
                                                        f"{speedup:.1f}x the exact scan's queries/s (>= 10x)"))
-        checks.append((overhead <= 1.3, f"node vs raw SQL at ef_search={ef}: {overhead:.2f}x the time per query (<= 1.3x); "
-                                        f"vs raw with the same SET LOCAL transaction: {local_qps / node_qps:.2f}x; node without knobs (no "
-                                        f"transaction) vs raw at the server's ef_search: {info['plain_overhead']:.2f}x"))
+        checks.append(
+            (
+                overhead <= 1.3,
+                f"node vs raw SQL at ef_search={ef}: {overhead:.2f}x the time per query (<= 1.3x); "
+                f"vs raw with the same SET LOCAL transaction: {local_qps / node_qps:.2f}x; node without knobs (no "
+                f"transaction) vs raw at the server's ef_search: {info['plain_overhead']:.2f}x",
+            )
+        )
     local = info.get("local_ms")
     if local:
         extras = {}
         for clock, medians in local.items():
-            print(f"LocalRuntime, medians per query, {clock} (ms): " + ", ".join(f"{k} {v:.2f}" for k, v in medians.items()))
+            print(
+                f"LocalRuntime, medians per query, {clock} (ms): "
+                + ", ".join(f"{k} {v:.2f}" for k, v in medians.items())
+            )
             base = medians["trivial workflow"] + medians["raw query"]
             extras[clock] = (medians["node workflow"] - base, medians["node workflow, return_vectors"] - base)
         (extra, extra_vectors), (extra_cpu, extra_vectors_cpu) = extras["wall"], extras["cpu"]

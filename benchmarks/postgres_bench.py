@@ -89,34 +89,49 @@ def main() -> None:
                 for name, load in (order if round_ % 2 == 0 else order[::-1]):
                     times[name].append(load())
             t_node, t_copy, t_copy_bare = (statistics.median(times[k]) for k in ("node", "raw_copy", "raw_copy_bare"))
-            insert = "INSERT INTO raw_many (name, age, score, active, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6)"
+            insert = (
+                "INSERT INTO raw_many (name, age, score, active, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6)"
+            )
             start = time.perf_counter()
             loop.run_until_complete(conn.executemany(insert, records))
             t_many = time.perf_counter() - start
             report.append(("BulkCreate node vs COPY (same table)", n / t_node, n / t_copy, "rows/s", ">= 0.60"))
-            report.append(("BulkCreate node vs COPY, table without index", n / t_node, n / t_copy_bare, "rows/s", "info"))
+            report.append(
+                ("BulkCreate node vs COPY, table without index", n / t_node, n / t_copy_bare, "rows/s", "info")
+            )
             report.append(("BulkCreate node vs executemany", n / t_node, n / t_many, "rows/s", "info"))
             # BulkUpsert: every row exists; half change score
             changed = [{**r, "score": r["score"] + 1} for r in data]
             out, t_up = run_node(rt, "PersonBulkUpsertNode", {"data": changed, "conflict_on": ["name"]})
             assert out["updated"] == n, out
-            upsert = ("INSERT INTO raw_copy (name, age, score, active, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6) "
-                      "ON CONFLICT (name) DO UPDATE SET age = EXCLUDED.age, score = EXCLUDED.score, "
-                      "active = EXCLUDED.active, updated_at = EXCLUDED.updated_at")
+            upsert = (
+                "INSERT INTO raw_copy (name, age, score, active, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6) "
+                "ON CONFLICT (name) DO UPDATE SET age = EXCLUDED.age, score = EXCLUDED.score, "
+                "active = EXCLUDED.active, updated_at = EXCLUDED.updated_at"
+            )
             start = time.perf_counter()
-            loop.run_until_complete(conn.executemany(upsert, [(r[0], r[1], r[2] + 1, r[3], r[4], r[5]) for r in records]))
+            loop.run_until_complete(
+                conn.executemany(upsert, [(r[0], r[1], r[2] + 1, r[3], r[4], r[5]) for r in records])
+            )
             t_raw_up = time.perf_counter() - start
             report.append(("BulkUpsert node vs INSERT ON CONFLICT", n / t_up, n / t_raw_up, "rows/s", "info"))
             # List: filtered, ordered, limit 100
             flt = {"age": {"$gte": 30}, "active": True}
-            t_list = median_time(lambda: run_node(rt, "PersonListNode", {"filter": flt, "order_by": ["-score"], "limit": 100}), 30)
+            t_list = median_time(
+                lambda: run_node(rt, "PersonListNode", {"filter": flt, "order_by": ["-score"], "limit": 100}), 30
+            )
             # express in the same event loop as the raw connection: the same scheduling for both
             t_express = median_time(
                 lambda: loop.run_until_complete(db.express.list("Person", flt, limit=100, order_by=["-score"])), 30)
-            sql = ("SELECT id, name, age, score, active, created_at, updated_at FROM raw_copy WHERE age >= $1 AND active = $2 "
-                   "ORDER BY score DESC NULLS LAST, id LIMIT $3")
+            sql = (
+                "SELECT id, name, age, score, active, created_at, updated_at FROM raw_copy WHERE age >= $1 AND active "
+                "= $2 "
+                "ORDER BY score DESC NULLS LAST, id LIMIT $3"
+            )
             t_raw_list = median_time(lambda: loop.run_until_complete(conn.fetch(sql, 30, True, 101)), 30)
-            report.append(("List (limit 100) express vs raw SELECT", t_express * 1e3, t_raw_list * 1e3, "ms", "<= 1.3x"))
+            report.append(
+                ("List (limit 100) express vs raw SELECT", t_express * 1e3, t_raw_list * 1e3, "ms", "<= 1.3x")
+            )
             report.append(("List (limit 100) 1-node workflow vs raw", t_list * 1e3, t_raw_list * 1e3, "ms", "info"))
         db.close()
         # row-level security (info): the same multi-tenant model as an ordinary role, with and without RLS
@@ -133,8 +148,11 @@ def main() -> None:
                 tdb.express_sync.count("Person")
                 pg.psql(f"ANALYZE {node_table}", database=f"bench_tenant_{int(rls)}")
                 t_list = median_time(
-                    lambda tdb=tdb: loop.run_until_complete(tdb.express.list("Person", flt, limit=100, order_by=["-score"])),
-                    30)
+                    lambda tdb=tdb: loop.run_until_complete(
+                        tdb.express.list("Person", flt, limit=100, order_by=["-score"])
+                    ),
+                    30,
+                )
             tenant_times[rls] = (t_bulk, t_list)
             tdb.close()
         (bulk_off, list_off), (bulk_on, list_on) = tenant_times[False], tenant_times[True]

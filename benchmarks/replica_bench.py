@@ -149,9 +149,11 @@ async def run(args: argparse.Namespace, primary: PostgresServer, standby: Postgr
     for title, result in (("read by id", reads), ("List of 20, filtered and ordered", lists)):
         for i, what in ((0, "wall"), (1, "CPU ")):
             ratio = result["routed"][i] / result["direct"][i]
-            print(f"{title}, {what}: routed {ms(result['routed'][i])}, direct {ms(result['direct'][i])}, raw "
-                  f"{ms(result['raw'][i])}; routed / direct {ratio:.3f} (target <= 1.05: "
-                  f"{'met' if ratio <= 1.05 else 'NOT met'}), direct / raw {result['direct'][i] / result['raw'][i]:.2f}")
+            print(
+                f"{title}, {what}: routed {ms(result['routed'][i])}, direct {ms(result['direct'][i])}, raw "
+                f"{ms(result['raw'][i])}; routed / direct {ratio:.3f} (target <= 1.05: "
+                f"{'met' if ratio <= 1.05 else 'NOT met'}), direct / raw {result['direct'][i] / result['raw'][i]:.2f}"
+            )
     print(f"function calls per read by id: routed {calls['routed']:.1f}, direct {calls['direct']:.1f}, ratio "
           f"{calls['routed'] / calls['direct']:.3f}")
     print(f"update then read it (read-your-writes), wall: routed {ms(ryw['routed'][0])}, primary only "

@@ -176,8 +176,10 @@ def main() -> None:
 
     logging.disable(logging.INFO)  # kailash logs every node at INFO
     baseline = kailash_only(rounds)
-    print(f"{platform.processor() or platform.machine()} | {os.cpu_count()} CPUs | Python {platform.python_version()} | "
-          f"load {os.getloadavg()[0]:.2f} at start | median of {rounds} calls")
+    print(
+        f"{platform.processor() or platform.machine()} | {os.cpu_count()} CPUs | Python {platform.python_version()} | "
+        f"load {os.getloadavg()[0]:.2f} at start | median of {rounds} calls"
+    )
     results = {}
     with PostgresServer(vector=False) as pg:
         async def pg_fetch(conn, sql, params):
@@ -208,8 +210,12 @@ def main() -> None:
                 versus_raw = f"{ms / out['raw']:7.2f}x" if "raw" in out else ""
                 print(f"{backend:<11} {runtime + ' ' + kind:<27} {ms:8.3f} {ms / reused:9.2f}x {versus_raw}")
             if "raw" in out:
-                extra = (out[f"{runtime} per call"] - reused) - (baseline[f"{runtime} per call"] - baseline[f"{runtime} reused"])
-                print(f"{backend:<11} {runtime + ' per call: DataFlow extra':<27} {extra:+8.3f} ms beyond kailash's own")
+                extra = (out[f"{runtime} per call"] - reused) - (
+                    baseline[f"{runtime} per call"] - baseline[f"{runtime} reused"]
+                )
+                print(
+                    f"{backend:<11} {runtime + ' per call: DataFlow extra':<27} {extra:+8.3f} ms beyond kailash's own"
+                )
         if "raw" in out:
             print(f"{backend:<11} {'raw driver':<27} {out['raw']:8.3f}")
             print(f"{backend:<11} pools at the end: {out['pools']}, connections: {out['connections']}")

@@ -423,7 +423,7 @@ def bench_single(report: Report, quick: bool) -> None:
     }
 
 
-# --- 3. List -------------------------------------------------------------------------------------------------------------
+# --- 3. List ----------------------------------------------------------------------------------------------------------
 
 
 def bench_list(report: Report, quick: bool) -> None:
@@ -548,7 +548,7 @@ def bench_list(report: Report, quick: bool) -> None:
     report.data["list"] = {"median_s": med, "rows": n, "iterations": iters}
 
 
-# --- profiling --------------------------------------------------------------------------------------------------------------
+# --- profiling --------------------------------------------------------------------------------------------------------
 
 
 def _category(filename: str, roots: dict[str, str]) -> str:
@@ -738,7 +738,7 @@ def run_profiles(quick: bool) -> dict:
     return out
 
 
-# --- main -----------------------------------------------------------------------------------------------------------------------
+# --- main -------------------------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -772,9 +772,8 @@ def run(args: argparse.Namespace) -> int:
     for key, value in info.items():
         print(f"  {key:<17} {value}")
     print(f"  {'command':<17} {' '.join([os.path.basename(sys.executable), *sys.argv])}")
-    print(
-        f"  {'kailash tracking':<17} {'real ~/.kailash/tracking/tracking.db' if args.real_home else 'fresh DB under a temporary HOME'}"
-    )
+    tracking = "real ~/.kailash/tracking/tracking.db" if args.real_home else "fresh DB under a temporary HOME"
+    print(f"  {'kailash tracking':<17} {tracking}")
 
     result: dict[str, Any] = {"machine": info, "quick": args.quick}
     if args.profile:

@@ -150,7 +150,9 @@ async def main(rounds: int, with_mariadb: bool) -> None:
         print(f"two-database transfer, {pair}, {rounds} rounds, median ms per transfer:")
         for name, ms in med.items():
             print(f"  {name:<14} {ms:8.2f} ms")
-        print(f"  2pc / local x2          {med['2pc'] / med['local x2']:.2f}x  (the price of atomicity across databases)")
+        print(
+            f"  2pc / local x2          {med['2pc'] / med['local x2']:.2f}x  (the price of atomicity across databases)"
+        )
         print(f"  raw 2pc / raw local x2  {med['raw 2pc'] / med['raw local x2']:.2f}x  (the protocol's own price)")
         print(f"  2pc / raw 2pc           {med['2pc'] / med['raw 2pc']:.2f}x  (DataFlow's overhead on the protocol)")
         print(f"  local x2 / raw local x2 {med['local x2'] / med['raw local x2']:.2f}x")
@@ -173,6 +175,8 @@ async def main(rounds: int, with_mariadb: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
-    parser.add_argument("--mariadb", action="store_true", help="PostgreSQL + MariaDB instead of two PostgreSQL databases")
+    parser.add_argument(
+        "--mariadb", action="store_true", help="PostgreSQL + MariaDB instead of two PostgreSQL databases"
+    )
     args = parser.parse_args()
     asyncio.run(main(args.rounds, args.mariadb))

@@ -54,7 +54,10 @@ def run_workers(url: str, redis_url: str, tmp_path: Path) -> list[dict]:
         while not all(Path(f"{log}.ready").exists() for log in logs):
             failed = [p for p in procs if p.exitcode not in (None, 0)]
             assert not failed, f"a worker failed before the start (exit code {failed[0].exitcode if failed else ''})"
-            assert time.monotonic() < deadline, "the workers did not get ready within 300 s (their first use of the database: schema checks take a server lock, one process at a time)"
+            assert time.monotonic() < deadline, (
+                "the workers did not get ready within 300 s (their first use of the database: schema checks take a "
+                "server lock, one process at a time)"
+            )
             time.sleep(0.02)
         staged = tmp_path / "go.tmp"
         staged.write_text(repr(time.monotonic() + 0.1))

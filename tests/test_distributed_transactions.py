@@ -230,7 +230,10 @@ def test_coordinator_killed_between_prepare_and_commit_then_recovered(pair):
     assert proc.exitcode == -signal.SIGKILL
 
     async def in_doubt():
-        return [*await a.backend.two_phase().list_in_doubt("df2pc_"), *await b.backend.two_phase().list_in_doubt("df2pc_")]
+        return [
+            *await a.backend.two_phase().list_in_doubt("df2pc_"),
+            *await b.backend.two_phase().list_in_doubt("df2pc_"),
+        ]
 
     branches = asyncio.run(in_doubt())
     assert len(branches) == 4 and {gid.rsplit("_", 1)[0] for gid in branches} == parked
@@ -329,7 +332,8 @@ def test_kailash_two_phase_commit_coordinator_with_dataflow_participants(pair, r
     transport = DataFlowParticipantTransport({"orders": a, "billing": b})
     tid = f"order-{uuid.uuid4().hex[:8]}"
     wf = _chain(WorkflowBuilder(),
-                ("begin", "DistributedTransactionScopeNode", {"dataflows": ["orders", "billing"], "transaction_id": tid}),
+                ("begin", "DistributedTransactionScopeNode",
+                 {"dataflows": ["orders", "billing"], "transaction_id": tid}),
                 ("debit", "orders.AccountCreateNode", {"name": "alice", "balance": 10}),
                 ("credit", "billing.AccountCreateNode", {"name": "bob", "balance": 20}),
                 ("2pc", "TwoPhaseCommitCoordinatorNode", {"transaction_id": tid, "participants": ["orders", "billing"],
@@ -349,7 +353,8 @@ def test_kailash_coordinator_aborts_everywhere_when_a_participant_cannot_prepare
     transport = DataFlowParticipantTransport({"orders": a, "billing": b})
     tid = f"order-{uuid.uuid4().hex[:8]}"
     wf = _chain(WorkflowBuilder(),
-                ("begin", "DistributedTransactionScopeNode", {"dataflows": ["orders", "billing"], "transaction_id": tid}),
+                ("begin", "DistributedTransactionScopeNode",
+                 {"dataflows": ["orders", "billing"], "transaction_id": tid}),
                 ("debit", "orders.AccountCreateNode", {"name": "alice", "balance": 10}),
                 ("credit", "billing.AccountCreateNode", {"name": "bob", "balance": 20}),
                 ("rb", "TransactionRollbackNode", {"dataflow": "orders"}),  # the orders branch is gone: it votes abort
@@ -361,7 +366,7 @@ def test_kailash_coordinator_aborts_everywhere_when_a_participant_cannot_prepare
     assert asyncio.run(b.backend.two_phase().list_in_doubt("df2pc_")) == []
 
 
-# --- refusals, timeouts, tenancy ---------------------------------------------------------------------------------------
+# --- refusals, timeouts, tenancy --------------------------------------------------------------------------------------
 
 def test_databases_that_cannot_prepare_are_refused(tmp_path, pg_a, url_postgres):
     with DataFlow(pg_a, namespace="orders") as a, DataFlow(f"sqlite:///{tmp_path / 'x.db'}", namespace="local") as s:

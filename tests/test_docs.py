@@ -390,7 +390,9 @@ def test_field_operator_names_are_documented():
 
 
 def test_semantics_are_quoted_from_the_reference_evaluator():
-    source = importlib.import_module("dataflow.query.evaluate").__doc__.split("Semantics (the same on every backend):", 1)[1]
+    source = importlib.import_module("dataflow.query.evaluate").__doc__.split(
+        "Semantics (the same on every backend):", 1
+    )[1]
     text = FILTERS.read_text(encoding="utf-8").split("quoted from `evaluate.py`:", 1)[1].split("\n\n", 2)[1]
 
     def normal(s: str) -> str:

@@ -64,7 +64,9 @@ def test_each_write_action_publishes_one_event_with_keys(db):
     assert by_action["upsert"]["created"] is True and isinstance(by_action["upsert"]["id"], int)
     assert by_action["bulk_create"] == {"model": "Account", "action": "bulk_create", "tenant_id": None, "count": 2,
                                         "ids": bulk["ids"]}
-    assert by_action["bulk_update"]["count"] == 2 and by_action["bulk_update"]["filter"] == {"name": {"$in": ["c", "d"]}}
+    assert by_action["bulk_update"]["count"] == 2 and by_action["bulk_update"]["filter"] == {
+        "name": {"$in": ["c", "d"]}
+    }
     assert "ids" not in by_action["bulk_update"], "a filter-based bulk call names no keys it would have to query for"
     assert by_action["bulk_upsert"]["ids"] == [created["id"]]
     assert by_action["bulk_delete"] == {"model": "Account", "action": "bulk_delete", "tenant_id": None, "count": 2,
@@ -132,7 +134,10 @@ def test_events_carry_the_tenant(db):
     with db.tenant("acme"):
         db.express_sync.create("Memo", {"text": "hi"})
         db.express_sync.bulk_create("Memo", [{"text": "a"}, {"text": "b"}])
-    assert [(e.payload["action"], e.payload["tenant_id"]) for e in seen] == [("create", "acme"), ("bulk_create", "acme")]
+    assert [(e.payload["action"], e.payload["tenant_id"]) for e in seen] == [
+        ("create", "acme"),
+        ("bulk_create", "acme"),
+    ]
 
 
 def test_exact_and_pattern_subscriptions_and_unsubscribe(db):

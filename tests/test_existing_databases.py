@@ -15,23 +15,28 @@ from kailash.workflow.builder import WorkflowBuilder
 
 LEGACY_SQL = {
     "sqlite": [
-        "CREATE TABLE users (user_no INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, active BOOLEAN DEFAULT 1)",
-        "CREATE TABLE orders (order_no TEXT PRIMARY KEY, user_no INTEGER REFERENCES users(user_no), total NUMERIC, placed_at TIMESTAMP)",
+        "CREATE TABLE users (user_no INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, active BOOLEAN "
+        "DEFAULT 1)",
+        "CREATE TABLE orders (order_no TEXT PRIMARY KEY, user_no INTEGER REFERENCES users(user_no), total NUMERIC, "
+        "placed_at TIMESTAMP)",
         "CREATE INDEX ix_orders_user ON orders (user_no)",
         "CREATE VIEW active_users AS SELECT user_no, name FROM users WHERE active = 1",
         "INSERT INTO users (name, email, active) VALUES ('Ann', 'ann@x', 1), ('Bob', 'bob@x', 0)",
         "INSERT INTO orders VALUES ('A-1', 1, 10.50, '2024-01-02 03:04:05')",
     ],
     "postgres": [
-        "CREATE TABLE users (user_no SERIAL PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, active BOOLEAN DEFAULT true)",
-        "CREATE TABLE orders (order_no TEXT PRIMARY KEY, user_no INTEGER REFERENCES users(user_no), total NUMERIC(10,2), placed_at TIMESTAMPTZ)",
+        "CREATE TABLE users (user_no SERIAL PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, active BOOLEAN "
+        "DEFAULT true)",
+        "CREATE TABLE orders (order_no TEXT PRIMARY KEY, user_no INTEGER REFERENCES users(user_no), total "
+        "NUMERIC(10,2), placed_at TIMESTAMPTZ)",
         "CREATE INDEX ix_orders_user ON orders (user_no)",
         "CREATE VIEW active_users AS SELECT user_no, name FROM users WHERE active",
         "INSERT INTO users (name, email, active) VALUES ('Ann', 'ann@x', true), ('Bob', 'bob@x', false)",
         "INSERT INTO orders VALUES ('A-1', 1, 10.50, '2024-01-02 03:04:05+00')",
     ],
     "mysql": [
-        "CREATE TABLE users (user_no INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(100) UNIQUE, active BOOLEAN DEFAULT 1)",
+        "CREATE TABLE users (user_no INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(100) "
+        "UNIQUE, active BOOLEAN DEFAULT 1)",
         "CREATE TABLE orders (order_no VARCHAR(20) PRIMARY KEY, user_no INT, total DECIMAL(10,2), placed_at DATETIME, "
         "CONSTRAINT fk_orders_user FOREIGN KEY (user_no) REFERENCES users(user_no))",
         "CREATE INDEX ix_orders_user ON orders (user_no)",
@@ -144,7 +149,15 @@ def test_discovery_has_the_same_shape_everywhere(legacy_url):
                                        "referred_table": "users", "referred_columns": ["user_no"]}]
     assert [i["columns"] for i in orders["indexes"] if i["name"] == "ix_orders_user"] == [["user_no"]]
     assert [u["columns"] for u in schema["users"]["unique_constraints"]] == [["email"]]
-    assert set(orders["columns"][0]) == {"name", "type", "native_type", "nullable", "primary_key", "default", "autoincrement"}
+    assert set(orders["columns"][0]) == {
+        "name",
+        "type",
+        "native_type",
+        "nullable",
+        "primary_key",
+        "default",
+        "autoincrement",
+    }
     db.close()
 
 
@@ -226,11 +239,15 @@ def ddl_counter(url: str):
             return value
 
         return count
-    run_sql(url, [
-        "CREATE TABLE IF NOT EXISTS ddl_log (tag text)",
-        "CREATE OR REPLACE FUNCTION log_ddl() RETURNS event_trigger AS $$ BEGIN INSERT INTO ddl_log VALUES (tg_tag); END $$ LANGUAGE plpgsql",
-        "CREATE EVENT TRIGGER ddl_watch ON ddl_command_start EXECUTE FUNCTION log_ddl()",
-    ])
+    run_sql(
+        url,
+        [
+            "CREATE TABLE IF NOT EXISTS ddl_log (tag text)",
+            "CREATE OR REPLACE FUNCTION log_ddl() RETURNS event_trigger AS $$ BEGIN INSERT INTO ddl_log VALUES "
+            "(tg_tag); END $$ LANGUAGE plpgsql",
+            "CREATE EVENT TRIGGER ddl_watch ON ddl_command_start EXECUTE FUNCTION log_ddl()",
+        ],
+    )
 
     def count():
         import asyncio
@@ -264,7 +281,9 @@ def test_migration_lifecycle(sql_url):
 
     db = DataFlow(sql_url)  # new optional and defaulted fields are added automatically
     declare(db, MODEL_V1 + "email: Optional[str] = None\nactive: bool = True\n")
-    assert db.express_sync.list("Person")[0].items() >= {"name": "Ann", "age": 40, "email": None, "active": True}.items()
+    assert (
+        db.express_sync.list("Person")[0].items() >= {"name": "Ann", "age": 40, "email": None, "active": True}.items()
+    )
     db.close()
 
     db = DataFlow(sql_url)  # a new required field on a non-empty table is refused, nothing changes

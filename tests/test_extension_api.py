@@ -96,7 +96,7 @@ def test_run_sync_runs_a_coroutine_from_sync_and_from_async_code(db):
     assert asyncio.run(inside_a_loop()) == 42
 
 
-# --- the examples of docs/extension-api.md ------------------------------------------------------------------------------
+# --- the examples of docs/extension-api.md ----------------------------------------------------------------------------
 
 DOC = ROOT / "docs" / "extension-api.md"
 
@@ -176,7 +176,12 @@ def private(name: str) -> bool:
 
 
 def is_type_call(node: ast.AST) -> bool:
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "type" and len(node.args) == 3
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "type"
+        and len(node.args) == 3
+    )
 
 
 class Scan(ast.NodeVisitor):
@@ -214,7 +219,11 @@ class Scan(ast.NodeVisitor):
 
     def visit_Call(self, node):
         func = node.func
-        if isinstance(func, ast.Name) and func.id in ("getattr", "hasattr", "setattr", "delattr") and len(node.args) >= 2:
+        if (
+            isinstance(func, ast.Name)
+            and func.id in ("getattr", "hasattr", "setattr", "delattr")
+            and len(node.args) >= 2
+        ):
             name = node.args[1]
             if isinstance(name, ast.Constant) and isinstance(name.value, str) and private(name.value):
                 if not self.own_receiver(node.args[0]):
@@ -295,6 +304,8 @@ def test_the_scan_catches_each_kind_of_reach(tmp_path):
     core = tmp_path / "packages" / "core" / "src" / "dataflow"
     core.mkdir(parents=True)
     (core / "__init__.py").write_text("")
-    (core / "core.py").write_text("class D:\n    def _ready(self): pass\n    def _call(self): pass\n    _dataflow_ref = None\n")
+    (core / "core.py").write_text(
+        "class D:\n    def _ready(self): pass\n    def _call(self): pass\n    _dataflow_ref = None\n"
+    )
     found = violations(tmp_path)
     assert [line.split(": ", 1)[0].rsplit(":", 1)[1] for line in found] == ["1", "2", "4", "5", "7"], found

@@ -78,7 +78,9 @@ def test_json_paths_run_up_to_the_limit_and_are_refused_beyond(db):
     segments = [str(i % 2) if i % 3 == 2 else f"k{i}" for i in range(MAX_PATH_SEGMENTS)]
     value: object = "deep"
     for seg in reversed(segments):
-        value = [value, "other"] if seg.isdigit() and seg == "0" else ["other", value] if seg.isdigit() else {seg: value}
+        value = (
+            [value, "other"] if seg.isdigit() and seg == "0" else ["other", value] if seg.isdigit() else {seg: value}
+        )
     db.express_sync.bulk_create("Item", [{"meta": value}, {"meta": {"k0": "shallow"}}, {"meta": None}])
     path = "meta." + ".".join(segments)
     for filter in ({path: "deep"}, {path: {"$ne": "deep"}}, {path: {"$exists": True}}, {path: {"$like": "d%"}}):

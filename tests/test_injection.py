@@ -158,9 +158,14 @@ def run_writes(db, tally: Tally, create_node) -> None:
     x = db.express_sync
     for i, s in enumerate(STRINGS):
         record = {"name": s, "secret": s, "meta": {s: s, "k": [s]}, "tags": [s, {"k": s}]}
-        calls = [("express.create", lambda r=record: x.create("Account", dict(r))),
-                 ("express.bulk_create", lambda r=record: x.bulk_create("Account", [dict(r)], return_ids=True)),
-                 ("express.upsert", lambda r=record, k=10_000 + i: x.upsert_advanced("Account", {"id": k}, dict(r), dict(r)))]
+        calls = [
+            ("express.create", lambda r=record: x.create("Account", dict(r))),
+            ("express.bulk_create", lambda r=record: x.bulk_create("Account", [dict(r)], return_ids=True)),
+            (
+                "express.upsert",
+                lambda r=record, k=10_000 + i: x.upsert_advanced("Account", {"id": k}, dict(r), dict(r)),
+            ),
+        ]
         if i % 4 == 0:
             calls.append(("CreateNode", lambda r=record: create_node(dict(r))))
         for via, call in calls:

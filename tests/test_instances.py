@@ -83,8 +83,8 @@ def test_get_available_nodes_lists_the_eleven_and_aggregate():
     db = DataFlow()
     declare_account(db)
     assert db.get_available_nodes("Account") == {"Account": ["Create", "Read", "Update", "Delete", "List", "Upsert",
-                                                             "Count", "BulkCreate", "BulkUpdate", "BulkDelete", "BulkUpsert",
-                                                             "Aggregate"]}
+                                                             "Count", "BulkCreate", "BulkUpdate", "BulkDelete",
+                                                             "BulkUpsert", "Aggregate"]}
     db.close()
 
 

@@ -182,7 +182,8 @@ DOCUMENTED = {
     "kailash.workflow.graph": {"Workflow"},  # what WorkflowBuilder.build() returns
     "kailash.events": {"DomainEvent"},
     # the 2PC coordinator's participant transport protocol (its module's __all__)
-    "kailash.nodes.transaction.participant_transport": {"TransportResult"},  # the event type of kailash's event bus, which Nexus's DataFlow bridge reads
+    # the event type of kailash's event bus, which Nexus's DataFlow bridge reads
+    "kailash.nodes.transaction.participant_transport": {"TransportResult"},
 }
 INTERNAL_ATTRIBUTES = {"_workflow_context", "_node_metadata", "f_locals", "_getframe"}
 
@@ -210,7 +211,9 @@ def test_only_the_boundary_module_uses_kailash_internals():
     for path in sorted(ROOT.glob("packages/*/src/**/*.py")):
         if path != BOUNDARY:
             found += [f"{path.relative_to(ROOT)}:{line}" for line in kailash_reaches(path)]
-    assert not found, "move these into dataflow/kailash_boundary.py (or use kailash's documented API):\n" + "\n".join(found)
+    assert not found, "move these into dataflow/kailash_boundary.py (or use kailash's documented API):\n" + "\n".join(
+        found
+    )
 
 
 def test_the_reach_check_can_fail(tmp_path):

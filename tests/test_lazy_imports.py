@@ -36,7 +36,9 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in DRIVERS or 
 """
 
 
-def python(code: str, tmp_path, extra_path: str | None = None, args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+def python(
+    code: str, tmp_path, extra_path: str | None = None, args: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("DATABASE_URL", None)
     if extra_path is not None:

@@ -64,7 +64,10 @@ def test_type_change_and_required_column_with_backfill(sql_url):
     steps = db.migrate(apply=True, backfill={"Person": {"nick": "n/a", "rank": 3}})
     assert sorted(s["action"] for s in steps) == ["change_type", "required_column", "required_column"]
     rows = sorted(db.express_sync.list("Person"), key=lambda r: r["name"])
-    assert [(r["name"], r["age"], r["nick"], r["rank"]) for r in rows] == [("Ann", "40", "n/a", 3), ("Bob", "7", "n/a", 3)]
+    assert [(r["name"], r["age"], r["nick"], r["rank"]) for r in rows] == [
+        ("Ann", "40", "n/a", 3),
+        ("Bob", "7", "n/a", 3),
+    ]
     columns = {c["name"]: c for c in db.discover_schema()["people"]["columns"]}
     assert columns["nick"]["nullable"] is False and columns["rank"]["nullable"] is False
     assert db.migration_plan() == []

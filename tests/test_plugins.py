@@ -80,7 +80,9 @@ def test_two_backends_claiming_one_scheme_are_refused(site):
 
 
 def test_backend_api_version_is_checked(site):
-    site("dataflow-old", "old", "dataflow_old", MEMORY_BACKEND.replace('name = "echo"', 'name = "old"; api_version = 99'))
+    site(
+        "dataflow-old", "old", "dataflow_old", MEMORY_BACKEND.replace('name = "echo"', 'name = "old"; api_version = 99')
+    )
     with pytest.raises(IncompatiblePluginError, match="upgrade kailash-dataflow"):
         plugins.make_plugin_manager()
 

@@ -71,11 +71,14 @@ def soft_delete_calls(db, ids):
         "DeleteNode[local]": lambda: run_node("NoteDeleteNode", {"id": ids[0], "soft_delete": True}, "local"),
         "DeleteNode[async]": lambda: run_node("NoteDeleteNode", {"id": ids[0], "soft_delete": True}, "async"),
         "BulkDeleteNode ids": lambda: run_node("NoteBulkDeleteNode", {"ids": ids, "soft_delete": True}, "local"),
-        "BulkDeleteNode filter": lambda: run_node("NoteBulkDeleteNode", {"filter": {"title": "a"}, "soft_delete": True},
-                                                  "async"),
+        "BulkDeleteNode filter": lambda: run_node(
+            "NoteBulkDeleteNode", {"filter": {"title": "a"}, "soft_delete": True}, "async"
+        ),
         "express.delete": lambda: x.delete("Note", ids[0], soft_delete=True),
         "express.bulk_delete": lambda: x.bulk_delete("Note", ids, soft_delete=True),
-        "DeleteNode soft_delete='yes'": lambda: run_node("NoteDeleteNode", {"id": ids[0], "soft_delete": "yes"}, "local"),
+        "DeleteNode soft_delete='yes'": lambda: run_node(
+            "NoteDeleteNode", {"id": ids[0], "soft_delete": "yes"}, "local"
+        ),
     }
 
 

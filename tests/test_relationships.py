@@ -10,7 +10,8 @@ from dataflow.errors import FilterError, ModelError
 
 LEGACY = {
     "sqlite": ["CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
-               "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_no INTEGER REFERENCES customers(id), total NUMERIC)"],
+               "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_no INTEGER REFERENCES customers(id), total "
+               "NUMERIC)"],
     "postgres": ["CREATE TABLE customers (id SERIAL PRIMARY KEY, name TEXT NOT NULL)",
                  "CREATE TABLE orders (id SERIAL PRIMARY KEY, customer_no INTEGER REFERENCES customers(id), "
                  "total NUMERIC(10,2))"],
@@ -18,9 +19,13 @@ LEGACY = {
               "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, customer_no INT, total DECIMAL(10,2), "
               "CONSTRAINT fk_o_c FOREIGN KEY (customer_no) REFERENCES customers(id))"],
 }
-ROWS = ["INSERT INTO customers (name) VALUES ('Ann')", "INSERT INTO customers (name) VALUES ('Bob')",
-        "INSERT INTO orders (customer_no, total) VALUES (1, 10.50)", "INSERT INTO orders (customer_no, total) VALUES (1, 3)",
-        "INSERT INTO orders (customer_no, total) VALUES (NULL, 7)"]
+ROWS = [
+    "INSERT INTO customers (name) VALUES ('Ann')",
+    "INSERT INTO customers (name) VALUES ('Bob')",
+    "INSERT INTO orders (customer_no, total) VALUES (1, 10.50)",
+    "INSERT INTO orders (customer_no, total) VALUES (1, 3)",
+    "INSERT INTO orders (customer_no, total) VALUES (NULL, 7)",
+]
 
 
 def _run_sql(url: str, statements: list[str]) -> None:

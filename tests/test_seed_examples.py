@@ -184,7 +184,9 @@ def test_mistake_1_instantiating_a_model_fails_with_a_helpful_error(tmp_path):
     stderr = failed(run(example("quickstart_06_mistake1_instantiation.py"), tmp_path))
     assert 'user = User(name="John")  # ERROR!' in stderr, "the traceback points at the seed's line"
     last = stderr.strip().splitlines()[-1]
-    assert last.startswith("dataflow.errors.ModelInstantiationError: [DF-201] User is a DataFlow model, not an ORM class")
+    assert last.startswith(
+        "dataflow.errors.ModelInstantiationError: [DF-201] User is a DataFlow model, not an ORM class"
+    )
     assert 'workflow.add_node("UserCreateNode", "create", {...})' in last
     assert 'db.express.create("User", {...})' in last
 
@@ -315,7 +317,9 @@ def serving(text: str, tmp_path: Path, api: int):
 def nexus_quickstart(url: str, api: int) -> str:
     text = example("quickstart_14_nexus.py").read_text(encoding="utf-8")
     text = swap(text, '"postgresql://user:pass@localhost/db"', repr(url))
-    return swap(text, "Nexus(auto_discovery=False)", f"Nexus(auto_discovery=False, api_port={api}, mcp_port={free_port()})")
+    return swap(
+        text, "Nexus(auto_discovery=False)", f"Nexus(auto_discovery=False, api_port={api}, mcp_port={free_port()})"
+    )
 
 
 def test_nexus_quickstart_on_a_database_with_the_table(tmp_path, url_postgres):
@@ -369,7 +373,9 @@ def test_skill_with_nexus_in_its_working_form(tmp_path):
     with serving(text, tmp_path, api) as base:
         inputs = {"id": "u1", "name": "Ann", "email": "ann@example.com"}
         created = httpx.post(f"{base}/workflows/User_create/execute", json={"inputs": inputs}, timeout=60)
-        listed = httpx.post(f"{base}/workflows/User_list/execute", json={"inputs": {"filter": {"name": "Ann"}}}, timeout=60)
+        listed = httpx.post(
+            f"{base}/workflows/User_list/execute", json={"inputs": {"filter": {"name": "Ann"}}}, timeout=60
+        )
     assert created.status_code == 200, created.text
     assert created.json()["outputs"]["create"]["result"]["id"] == "u1"
     assert [r["email"] for r in listed.json()["outputs"]["list"]["result"]["records"]] == ["ann@example.com"]

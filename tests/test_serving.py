@@ -130,7 +130,10 @@ def test_every_operation_over_rest(server):
     first = s.call("Item_upsert", {"where": {"name": "rest-u"}, "create": ITEM, "update": {"qty": 7}})
     again = s.call("Item_upsert", {"where": {"name": "rest-u"}, "create": ITEM, "update": {"qty": 7}})
     assert (first["action"], again["action"], again["record"]["qty"]) == ("created", "updated", 7)
-    assert s.call("Item_bulk_update", {"filter": {"name": {"$like": "rest-b%"}}, "fields": {"active": False}})["updated"] == 3
+    assert (
+        s.call("Item_bulk_update", {"filter": {"name": {"$like": "rest-b%"}}, "fields": {"active": False}})["updated"]
+        == 3
+    )
     upserted = s.call("Item_bulk_upsert", {"data": [{"id": bulk["ids"][0], "name": "rest-b0", **ITEM, "qty": 40}],
                                            "conflict_on": ["id"]})
     assert (upserted["inserted"], upserted["updated"]) == (0, 1)
@@ -143,7 +146,9 @@ def test_every_operation_over_rest(server):
 def test_a_kailash_channel_envelope_is_accepted(server):
     # Nexus's CLI posts {"parameters": {...}} to /workflows/{name}; kailash binds it at top level and again
     # under "parameters", which the served workflows recognise and drop.
-    r = server.http.post("/workflows/Item_count", json={"parameters": {"filter": {"name": "none"}}}, follow_redirects=True)
+    r = server.http.post(
+        "/workflows/Item_count", json={"parameters": {"filter": {"name": "none"}}}, follow_redirects=True
+    )
     assert r.status_code == 200, r.text
     assert r.json()["outputs"]["count"]["result"] == {"count": 0}
 
@@ -316,7 +321,9 @@ def delivered(server: Server, want) -> list[dict]:
 def test_events_reach_on_event_handlers(server):
     row = server.call("Item_create", {"name": "ev-a", **ITEM})
     assert server.post("Item_create", {"name": "ev-a", **ITEM}).status_code == 409
-    bulk = server.call("Item_bulk_create", {"data": [{"name": f"ev-b{i}", **ITEM} for i in range(2)], "return_ids": True})
+    bulk = server.call(
+        "Item_bulk_create", {"data": [{"name": f"ev-b{i}", **ITEM} for i in range(2)], "return_ids": True}
+    )
     note = server.call("Note_create", {"text": "ev"}, tenant="acme")
 
     def mine(events):
@@ -338,11 +345,16 @@ def test_metrics_and_health_are_served(server):
     server.post("Item_create", {"name": "met-a", **ITEM})
     text = server.http.get("/metrics").text
     series = [line for line in text.splitlines() if line.startswith("dataflow_")]
-    assert any('model="Item",operation="create"' in line and line.startswith("dataflow_operations_total") for line in series)
+    assert any(
+        'model="Item",operation="create"' in line and line.startswith("dataflow_operations_total") for line in series
+    )
     assert any('code="DF-502"' in line for line in series)
     assert any(line.startswith("dataflow_operation_duration_seconds_bucket") for line in series)
     figures = server.http.get("/dataflow/metrics").json()
-    assert figures["backend"] == server.backend and figures["operations"]["Item"]["create"]["errors_by_code"]["DF-502"] >= 1
+    assert (
+        figures["backend"] == server.backend
+        and figures["operations"]["Item"]["create"]["errors_by_code"]["DF-502"] >= 1
+    )
     health = server.http.get("/dataflow/health")
     assert health.status_code == 200 and health.json()["status"] == "healthy"
     down = server.http.get("/dataflow/down/health")

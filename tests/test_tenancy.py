@@ -112,45 +112,73 @@ def attacks():
             "Secret", [{"id": "v0", "title": "pwned"}, {"id": "v2", "title": "pwned2"}])),
         ("express.bulk_update other ids", lambda db: e(db).bulk_update("Secret", [{"id": "v0", "level": 99}])),
         ("express.bulk_delete other ids", lambda db: e(db).bulk_delete("Secret", ["v0", "v1", "v2"])),
-        ("express.create with tenant_id", lambda db: e(db).create("Secret", {"id": "x1", "title": "t", "tenant_id": VICTIM})),
+        ("express.create with tenant_id",
+         lambda db: e(db).create("Secret", {"id": "x1", "title": "t", "tenant_id": VICTIM})),
         ("express.update tenant_id", lambda db: e(db).update("Secret", "a0", {"tenant_id": VICTIM})),
-        ("express.bulk_create with tenant_id", lambda db: e(db).bulk_create("Secret", [{"id": "x2", "title": "t2", "tenant_id": VICTIM}])),
+        ("express.bulk_create with tenant_id",
+         lambda db: e(db).bulk_create("Secret", [{"id": "x2", "title": "t2", "tenant_id": VICTIM}])),
     ]
     for i, flt in enumerate(LEAKY_FILTERS):
         cases += [
             (f"express.list filter#{i}", lambda db, f=flt: e(db).list("Secret", f)),
             (f"express.count filter#{i}", lambda db, f=flt: e(db).count("Secret", f)),
             (f"express.find_one filter#{i}", lambda db, f=flt: e(db).find_one("Secret", f)),
-            (f"express.bulk_update filter#{i}", lambda db, f=flt: e(db).bulk_update("Secret", filter=f, fields={"level": 99}, confirmed=True)),
-            (f"express.bulk_delete filter#{i}", lambda db, f=flt: e(db).bulk_delete("Secret", filter=f, confirmed=True)),
+            (
+                f"express.bulk_update filter#{i}",
+                lambda db, f=flt: e(db).bulk_update("Secret", filter=f, fields={"level": 99}, confirmed=True),
+            ),
+            (
+                f"express.bulk_delete filter#{i}",
+                lambda db, f=flt: e(db).bulk_delete("Secret", filter=f, confirmed=True),
+            ),
         ]
         for group_by in (None, ["tenant_id", "id"]):
             cases.append((f"express.aggregate filter#{i} by {group_by}", lambda db, f=flt, g=group_by: e(db).aggregate(
                 "Secret", AGGREGATES, group_by=g, filter=f)))
         for runtime in ("local", "async"):
             cases += [
-                (f"ListNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretListNode", {"filter": f, "limit": 100}, r)),
-                (f"CountNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretCountNode", {"filter": f}, r)),
-                (f"ReadNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretReadNode", {"filter": f or {"level": {"$gte": 0}}}, r)),
-                (f"BulkUpdateNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretBulkUpdateNode", {"filter": f, "fields": {"level": 99}, "confirmed": True}, r)),
-                (f"BulkDeleteNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretBulkDeleteNode", {"filter": f, "confirmed": True}, r)),
+                (f"ListNode[{runtime}] filter#{i}",
+                 lambda db, f=flt, r=runtime: node(db, "SecretListNode", {"filter": f, "limit": 100}, r)),
+                (f"CountNode[{runtime}] filter#{i}",
+                 lambda db, f=flt, r=runtime: node(db, "SecretCountNode", {"filter": f}, r)),
+                (f"ReadNode[{runtime}] filter#{i}",
+                 lambda db, f=flt, r=runtime: node(db, "SecretReadNode", {"filter": f or {"level": {"$gte": 0}}}, r)),
+                (f"BulkUpdateNode[{runtime}] filter#{i}",
+                 lambda db, f=flt, r=runtime: node(db, "SecretBulkUpdateNode",
+                      {"filter": f, "fields": {"level": 99}, "confirmed": True}, r)),
+                (f"BulkDeleteNode[{runtime}] filter#{i}",
+                 lambda db, f=flt, r=runtime: node(db, "SecretBulkDeleteNode", {"filter": f, "confirmed": True}, r)),
                 (f"AggregateNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(
-                    db, "SecretAggregateNode", {"filter": f, "group_by": ["tenant_id", "id"], "aggregates": AGGREGATES}, r)),
-                (f"UpdateNode[{runtime}] filter#{i}", lambda db, f=flt, r=runtime: node(db, "SecretUpdateNode", {"filter": f or {"level": 0}, "fields": {"level": 99}}, r)),
+                    db, "SecretAggregateNode",
+                    {"filter": f, "group_by": ["tenant_id", "id"], "aggregates": AGGREGATES}, r)),
+                (f"UpdateNode[{runtime}] filter#{i}",
+                 lambda db, f=flt, r=runtime: node(db, "SecretUpdateNode",
+                      {"filter": f or {"level": 0}, "fields": {"level": 99}}, r)),
             ]
         cases.append((f"AggregateNode having#{i}", lambda db, f=flt: node(
             db, "SecretAggregateNode", {"filter": f, "group_by": "tenant_id", "having": {"tenant_id": VICTIM}})))
     for runtime in ("local", "async"):
         cases += [
             (f"ReadNode[{runtime}] other id", lambda db, r=runtime: node(db, "SecretReadNode", {"id": OTHER_ID}, r)),
-            (f"UpdateNode[{runtime}] other id", lambda db, r=runtime: node(db, "SecretUpdateNode", {"id": OTHER_ID, "title": "pwned"}, r)),
-            (f"DeleteNode[{runtime}] other id", lambda db, r=runtime: node(db, "SecretDeleteNode", {"id": OTHER_ID}, r)),
-            (f"UpsertNode[{runtime}] other id", lambda db, r=runtime: node(db, "SecretUpsertNode", {"where": {"id": OTHER_ID}, "update": {"title": "pwned"}}, r)),
-            (f"UpsertNode[{runtime}] unique title", lambda db, r=runtime: node(db, "SecretUpsertNode", {"where": {"title": "victim-0"}, "create": {"id": "a8"}, "update": {"level": 99}}, r)),
-            (f"BulkUpsertNode[{runtime}] other ids", lambda db, r=runtime: node(db, "SecretBulkUpsertNode", {"data": [{"id": "v1", "title": "pwned"}]}, r)),
-            (f"CreateNode[{runtime}] with tenant_id", lambda db, r=runtime: node(db, "SecretCreateNode", {"id": "x3", "title": "t3", "tenant_id": VICTIM}, r)),
-            (f"BulkCreateNode[{runtime}] with tenant_id", lambda db, r=runtime: node(db, "SecretBulkCreateNode", {"data": [{"id": "x4", "title": "t4", "tenant_id": VICTIM}]}, r)),
-            (f"BulkDeleteNode[{runtime}] other ids", lambda db, r=runtime: node(db, "SecretBulkDeleteNode", {"ids": ["v0", "v1"]}, r)),
+            (f"UpdateNode[{runtime}] other id",
+             lambda db, r=runtime: node(db, "SecretUpdateNode", {"id": OTHER_ID, "title": "pwned"}, r)),
+            (f"DeleteNode[{runtime}] other id",
+             lambda db, r=runtime: node(db, "SecretDeleteNode", {"id": OTHER_ID}, r)),
+            (f"UpsertNode[{runtime}] other id",
+             lambda db, r=runtime: node(db, "SecretUpsertNode",
+                  {"where": {"id": OTHER_ID}, "update": {"title": "pwned"}}, r)),
+            (f"UpsertNode[{runtime}] unique title",
+             lambda db, r=runtime: node(db, "SecretUpsertNode",
+                  {"where": {"title": "victim-0"}, "create": {"id": "a8"}, "update": {"level": 99}}, r)),
+            (f"BulkUpsertNode[{runtime}] other ids",
+             lambda db, r=runtime: node(db, "SecretBulkUpsertNode", {"data": [{"id": "v1", "title": "pwned"}]}, r)),
+            (f"CreateNode[{runtime}] with tenant_id",
+             lambda db, r=runtime: node(db, "SecretCreateNode", {"id": "x3", "title": "t3", "tenant_id": VICTIM}, r)),
+            (f"BulkCreateNode[{runtime}] with tenant_id",
+             lambda db, r=runtime: node(db, "SecretBulkCreateNode",
+                  {"data": [{"id": "x4", "title": "t4", "tenant_id": VICTIM}]}, r)),
+            (f"BulkDeleteNode[{runtime}] other ids",
+             lambda db, r=runtime: node(db, "SecretBulkDeleteNode", {"ids": ["v0", "v1"]}, r)),
         ]
     return cases
 
@@ -163,8 +191,10 @@ def document_attacks(db):
     cases = []
     for runtime in ("local", "async"):
         cases += [
-            (f"DocumentFindNode[{runtime}]", lambda db, r=runtime: node(db, "DocumentFindNode", {"collection": table}, r)),
-            (f"DocumentCountNode[{runtime}]", lambda db, r=runtime: node(db, "DocumentCountNode", {"collection": table}, r)),
+            (f"DocumentFindNode[{runtime}]",
+             lambda db, r=runtime: node(db, "DocumentFindNode", {"collection": table}, r)),
+            (f"DocumentCountNode[{runtime}]",
+             lambda db, r=runtime: node(db, "DocumentCountNode", {"collection": table}, r)),
             (f"MongoAggregateNode[{runtime}]", lambda db, r=runtime: node(
                 db, "MongoAggregateNode", {"collection": table, "pipeline": [{"$match": {}}]}, r)),
             (f"DocumentUpdateNode[{runtime}]", lambda db, r=runtime: node(

@@ -152,7 +152,7 @@ def test_commit_without_scope_is_a_clear_error(db):
         run("local", chain(("commit", "TransactionCommitNode", {})))
 
 
-# --- bulk is all or nothing ----------------------------------------------------------------------------------------------
+# --- bulk is all or nothing -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("operation", ["bulk_create", "bulk_upsert", "bulk_update"])
@@ -166,12 +166,14 @@ def test_bulk_operations_are_all_or_nothing(db, operation):
             db.express_sync.bulk_upsert("Account", [{"name": "n0", "balance": 100}, {"name": "n1", "balance": "x"}],
                                         conflict_on=["name"])
         else:
-            db.express_sync.bulk_update("Account", [{"id": before[0]["id"], "balance": 7}, {"id": 999999, "balance": 8}])
+            db.express_sync.bulk_update(
+                "Account", [{"id": before[0]["id"], "balance": 7}, {"id": 999999, "balance": 8}]
+            )
     assert "index 1" in str(info.value) or "index" in str(info.value)
     assert db.express_sync.list("Account", order_by=["name"]) == before
 
 
-# --- contention: no lost update -----------------------------------------------------------------------------------------------
+# --- contention: no lost update ---------------------------------------------------------------------------------------
 
 
 def test_concurrent_read_modify_write_loses_no_update(db):
@@ -207,7 +209,9 @@ def db_url_of(db):
     if u.scheme == "sqlite":
         return f"sqlite:///{u.database}"
     if u.scheme == "mongodb":
-        return f"mongodb://{u.host}:{u.port}/{u.database}" + ("?" + "&".join(f"{k}={v}" for k, v in u.query.items()) if u.query else "")
+        return f"mongodb://{u.host}:{u.port}/{u.database}" + (
+            "?" + "&".join(f"{k}={v}" for k, v in u.query.items()) if u.query else ""
+        )
     auth = f"{u.username}:{u.password}" if u.password else u.username
     return f"{u.scheme}://{auth}@{u.host}:{u.port}/{u.database}"
 

@@ -65,7 +65,9 @@ def test_core_wheel_holds_no_test_server_code(wheels):
         metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode("utf-8")
     assert "dataflow/conformance/plugin.py" in modules and "dataflow/sql/backend.py" in modules, "wrong wheel"
     assert not [name for name in names if name.startswith("dataflow/testing")]
-    offending = {name: sorted(set(SERVER_CODE.findall(text))) for name, text in modules.items() if SERVER_CODE.search(text)}
+    offending = {
+        name: sorted(set(SERVER_CODE.findall(text))) for name, text in modules.items() if SERVER_CODE.search(text)
+    }
     assert offending == {}, "the product wheel must not start servers or create system users"
     # only the conformance kit brings the test servers
     requires = [line for line in metadata.splitlines() if "kailash-dataflow-testing" in line]

@@ -88,7 +88,9 @@ def test_connection_failures_are_clear_bounded_and_masked(mariadb_server, make_u
 
 
 def test_wrong_password_is_reported_without_the_password(mariadb_server, connect):
-    mariadb_server.sql("CREATE USER IF NOT EXISTS 'alice'@'%' IDENTIFIED BY 'right-pw'; GRANT ALL ON test.* TO 'alice'@'%'")
+    mariadb_server.sql(
+        "CREATE USER IF NOT EXISTS 'alice'@'%' IDENTIFIED BY 'right-pw'; GRANT ALL ON test.* TO 'alice'@'%'"
+    )
     db = connect(f"mysql://alice:Wr0ng#pw@127.0.0.1:{mariadb_server.port}/test")
     account_model(db)
     with pytest.raises(ConnectionFailedError) as info:
@@ -203,15 +205,28 @@ def test_decimals_keep_their_scale_and_compare_exactly(fresh_database, connect):
     db = connect(fresh_database)
     person_model(db)
     x = db.express_sync
-    values = ["1.10", "1.1", "1E+3", "-0.0000010", "12345678901234567890.123456789", "12345678901234567890.123456788", "0"]
+    values = [
+        "1.10",
+        "1.1",
+        "1E+3",
+        "-0.0000010",
+        "12345678901234567890.123456789",
+        "12345678901234567890.123456788",
+        "0",
+    ]
     created = [x.create("Person", {"name": f"p{i}", "amount": Decimal(v)}) for i, v in enumerate(values)]
     back = {r["name"]: r["amount"] for r in x.list("Person", limit=100)}
     assert [str(back[f"p{i}"]) for i in range(len(values))] == [
         "1.10", "1.1", "1000", "-0.0000010", "12345678901234567890.123456789", "12345678901234567890.123456788", "0"]
     assert all(type(v) is Decimal for v in back.values()) and str(created[0]["amount"]) == "1.10"
     assert sorted(r["name"] for r in x.list("Person", {"amount": Decimal("1.1")})) == ["p0", "p1"]
-    assert [r["name"] for r in x.list("Person", {"amount": {"$gt": Decimal("12345678901234567890.123456788")}})] == ["p4"]
-    assert [r["name"] for r in x.list("Person", {"amount": {"$ne": None}}, order_by=["-amount"], limit=2)] == ["p4", "p5"]
+    assert [r["name"] for r in x.list("Person", {"amount": {"$gt": Decimal("12345678901234567890.123456788")}})] == [
+        "p4"
+    ]
+    assert [r["name"] for r in x.list("Person", {"amount": {"$ne": None}}, order_by=["-amount"], limit=2)] == [
+        "p4",
+        "p5",
+    ]
     with pytest.raises(ValidationError, match="35 digits"):
         x.create("Person", {"name": "huge", "amount": Decimal("1E+40")})
     assert x.count("Person", {"name": "huge"}) == 0
@@ -227,7 +242,9 @@ def test_types_come_back_as_written(fresh_database, connect):
     row = x.create("Person", {"name": "a", "born": dt.datetime(2024, 1, 1, 5, 30, 0, 7, tzinfo=ist), "active": False,
                               "meta": {"k": [1, 1.5, "é", None, True]}})
     read = x.read("Person", row["id"])
-    assert read["born"] == dt.datetime(2024, 1, 1, 0, 0, 0, 7, tzinfo=dt.timezone.utc) and read["born"].utcoffset() == dt.timedelta(0)
+    assert read["born"] == dt.datetime(2024, 1, 1, 0, 0, 0, 7, tzinfo=dt.timezone.utc) and read[
+        "born"
+    ].utcoffset() == dt.timedelta(0)
     assert read["active"] is False and read["meta"] == {"k": [1, 1.5, "é", None, True]}
     acc = x.create("Account", {"email": "a@x", "score": 3.141592653589793})
     assert acc["score"] == 3.141592653589793
@@ -245,14 +262,15 @@ def test_json_paths_never_auto_wrap(fresh_database, connect):
     x = db.express_sync
     x.bulk_create("Person", [{"name": "scalar", "meta": {"k": "abc"}}, {"name": "array", "meta": {"k": ["abc"]}},
                              {"name": "object", "meta": {"0": "abc"}}, {"name": "nested", "meta": {"k": [[1], 1.0]}}])
-    assert [r["name"] for r in x.list("Person", {"meta.k.0": "abc"})] == ["array"]  # MySQL alone would also match "scalar"
+    # MySQL alone would also match "scalar"
+    assert [r["name"] for r in x.list("Person", {"meta.k.0": "abc"})] == ["array"]
     assert x.count("Person", {"meta.0": "abc"}) == 0
     assert [r["name"] for r in x.list("Person", {"meta.k": {"$contains": 1}})] == ["nested"]  # 1.0, not the nested [1]
     assert x.count("Person", {"meta.k": {"$contains": True}}) == 0
     db.close()
 
 
-# --- bulk loads: packet-sized multi-row INSERTs, all or nothing ---------------------------------------------------------
+# --- bulk loads: packet-sized multi-row INSERTs, all or nothing -------------------------------------------------------
 
 
 def test_bulk_create_is_all_or_nothing_and_names_the_record(fresh_database, connect):
@@ -269,8 +287,9 @@ def test_bulk_create_is_all_or_nothing_and_names_the_record(fresh_database, conn
     result = db.express_sync.bulk_create("Account", rows[:700], return_ids=True)
     first = result["ids"][0]  # the failed load used up ids: InnoDB never hands an AUTO_INCREMENT value out twice
     assert result["inserted"] == 700 and result["ids"] == list(range(first, first + 700))
-    assert [r["email"] for r in db.express_sync.list("Account", {"id": {"$in": result["ids"][:3]}}, order_by=["id"])] == \
-        ["u0@x", "u1@x", "u2@x"]
+    assert [
+        r["email"] for r in db.express_sync.list("Account", {"id": {"$in": result["ids"][:3]}}, order_by=["id"])
+    ] == ["u0@x", "u1@x", "u2@x"]
     with pytest.raises(DuplicateKeyError) as info:  # a clash with a row already in the table
         db.express_sync.bulk_create("Account", [{"email": "new@x"}, {"email": "u5@x"}])
     assert "index 1" in str(info.value) and "u5@x" not in str(info.value)
@@ -321,7 +340,7 @@ def test_too_long_key_text_names_the_record(fresh_database, connect):
     db.close()
 
 
-# --- upserts: ON DUPLICATE KEY UPDATE on a verified target ---------------------------------------------------------------
+# --- upserts: ON DUPLICATE KEY UPDATE on a verified target ------------------------------------------------------------
 
 
 def test_upsert_uses_the_real_unique_index(fresh_database, connect):
@@ -376,7 +395,7 @@ def test_upsert_never_updates_through_another_unique_key(fresh_database, connect
     db.close()
 
 
-# --- pools, loops, schema ------------------------------------------------------------------------------------------------
+# --- pools, loops, schema ---------------------------------------------------------------------------------------------
 
 
 def test_one_bounded_pool_per_event_loop(mariadb_server, fresh_database, connect):

@@ -58,7 +58,10 @@ def declare_doc(db, dim=3):
 
 
 def extension_exists(pg_server, url) -> bool:
-    return pg_server.psql("SELECT count(*) FROM pg_extension WHERE extname = 'vector'", url.rsplit("/", 1)[1]).strip() == "1"
+    return (
+        pg_server.psql("SELECT count(*) FROM pg_extension WHERE extname = 'vector'", url.rsplit("/", 1)[1]).strip()
+        == "1"
+    )
 
 
 # --- loading, annotations, other backends -----------------------------------------------------------------------
@@ -139,9 +142,11 @@ def test_columns_are_vector_n_and_optional_ones_nullable(pg_server, fresh_databa
         thumb: typing.Optional[Vector[2]] = None  # noqa: UP045
 
     db.express_sync.create("Clip", {"name": "a", "embedding": [1, 2, 3, 4, 5]})
-    cols = pg_server.psql("SELECT attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull FROM pg_attribute "
-                          "WHERE attrelid = 'clips'::regclass AND attname IN ('embedding', 'thumb') ORDER BY attnum",
-                          fresh_database.rsplit("/", 1)[1]).split()
+    cols = pg_server.psql(
+        "SELECT attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull FROM pg_attribute "
+        "WHERE attrelid = 'clips'::regclass AND attname IN ('embedding', 'thumb') ORDER BY attnum",
+        fresh_database.rsplit("/", 1)[1],
+    ).split()
     assert cols == ["embedding", "vector(5)", "true", "thumb", "vector(2)", "false"]
     db.close()
 
@@ -268,10 +273,12 @@ def test_a_vector_model_declared_after_connections_opened_without_the_extension(
     db.close()
 
 
-# --- plans: the index is used, and a short index scan is re-checked exactly ------------------------------------------------
+# --- plans: the index is used, and a short index scan is re-checked exactly -------------------------------------------
 
 
-@pytest.mark.parametrize("index_type, metric", [("hnsw", "cosine"), ("hnsw", "l1"), ("ivfflat", "l2"), ("ivfflat", "ip")])
+@pytest.mark.parametrize(
+    "index_type, metric", [("hnsw", "cosine"), ("hnsw", "l1"), ("ivfflat", "l2"), ("ivfflat", "ip")]
+)
 def test_explain_shows_the_index_and_short_scans_are_rechecked(pg_server, fresh_database, index_type, metric):
     pg_server.psql(f"ALTER DATABASE {fresh_database.rsplit('/', 1)[1]} SET enable_seqscan = off")  # small table
     db = DataFlow(fresh_database)
@@ -302,7 +309,7 @@ def test_explain_shows_the_index_and_short_scans_are_rechecked(pg_server, fresh_
     db.close()
 
 
-# --- which DataFlow a node reaches ----------------------------------------------------------------------------------------------
+# --- which DataFlow a node reaches ------------------------------------------------------------------------------------
 
 
 def test_nodes_reach_the_right_dataflow_among_several(pg_server, fresh_database):
@@ -405,7 +412,7 @@ def test_knobs_of_one_search_do_not_reach_the_next_inside_a_caller_transaction(f
     db.close()
 
 
-# --- vectors in upserts (the unnest path binds vector(3)[]) ------------------------------------------------------------------
+# --- vectors in upserts (the unnest path binds vector(3)[]) -----------------------------------------------------------
 
 
 def test_bulk_upsert_of_vectors(fresh_database):
@@ -434,7 +441,7 @@ def test_bulk_upsert_of_vectors(fresh_database):
         db.close()
 
 
-# --- the README ------------------------------------------------------------------------------------------------------------------
+# --- the README -------------------------------------------------------------------------------------------------------
 
 
 def test_readme_example_runs_and_prints_what_it_says(fresh_database, tmp_path):
@@ -443,12 +450,14 @@ def test_readme_example_runs_and_prints_what_it_says(fresh_database, tmp_path):
     printed = re.search(r"prints\n\n```text\n(.*?)```", text, re.S).group(1)
     (tmp_path / "example.py").write_text(code)
     env = dict(os.environ, DATABASE_URL=fresh_database)
-    done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "example.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout == printed
 
 
-# --- tenancy -----------------------------------------------------------------------------------------------------------------
+# --- tenancy ----------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("declared_on", ["dataflow", "model"])

@@ -51,7 +51,9 @@ def test_connection_failures_are_clear_bounded_and_masked(pg_server, make_url, e
 
 
 def test_wrong_password_is_reported_without_the_password(pg_server):
-    pg_server.psql("DO $$ BEGIN CREATE ROLE alice LOGIN PASSWORD 'right-pw'; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    pg_server.psql(
+        "DO $$ BEGIN CREATE ROLE alice LOGIN PASSWORD 'right-pw'; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    )
     hba = Path(pg_server.tmp) / "data" / "pg_hba.conf"
     original = hba.read_text()
     hba.write_text("host all alice 127.0.0.1/32 scram-sha-256\n" + original)
@@ -81,7 +83,7 @@ def test_float_is_double_precision_and_ids_are_bigint(fresh_database):
     db.close()
 
 
-# --- bulk loads: COPY, all or nothing ----------------------------------------------------------------------------------
+# --- bulk loads: COPY, all or nothing ---------------------------------------------------------------------------------
 
 
 def test_bulk_create_is_all_or_nothing_and_names_the_record(fresh_database):
@@ -101,14 +103,21 @@ def test_bulk_create_is_all_or_nothing_and_names_the_record(fresh_database):
 def test_upsert_uses_the_real_unique_constraint(fresh_database):
     db = DataFlow(fresh_database)
     account_model(db)
-    first = db.express_sync.upsert_advanced("Account", where={"email": "a@x"}, create={"score": 1.0}, update={"score": 2.0})
-    second = db.express_sync.upsert_advanced("Account", where={"email": "a@x"}, create={"score": 1.0}, update={"score": 2.0})
+    first = db.express_sync.upsert_advanced(
+        "Account", where={"email": "a@x"}, create={"score": 1.0}, update={"score": 2.0}
+    )
+    second = db.express_sync.upsert_advanced(
+        "Account", where={"email": "a@x"}, create={"score": 1.0}, update={"score": 2.0}
+    )
     assert (first["action"], second["action"]) == ("created", "updated")
     assert second["record"]["score"] == 2.0 and first["id"] == second["id"]
     with pytest.raises(UpsertConflictTargetError, match="score"):
         db.express_sync.upsert_advanced("Account", where={"score": 2.0}, update={"email": "z"})
-    out = db.express_sync.bulk_upsert("Account", [{"email": "a@x", "score": 5.0}, {"email": "b@x"}, {"email": "b@x", "score": 7.0}],
-                                      conflict_on=["email"])
+    out = db.express_sync.bulk_upsert(
+        "Account",
+        [{"email": "a@x", "score": 5.0}, {"email": "b@x"}, {"email": "b@x", "score": 7.0}],
+        conflict_on=["email"],
+    )
     assert (out["inserted"], out["updated"]) == (1, 2)
     assert db.express_sync.find_one("Account", {"email": "b@x"})["score"] == 7.0
     db.close()
@@ -130,7 +139,10 @@ def test_upsert_can_be_the_first_operation_on_an_existing_table(fresh_database):
     with DataFlow(fresh_database) as db:
         account_model(db)
         same = {"email": "b@x", "score": 2.0}
-        assert db.express_sync.upsert_advanced("Account", where={"email": "b@x"}, create=same, update=same)["action"] == "created"
+        assert (
+            db.express_sync.upsert_advanced("Account", where={"email": "b@x"}, create=same, update=same)["action"]
+            == "created"
+        )
     with DataFlow(fresh_database) as db:
         account_model(db)
         workflow = WorkflowBuilder()
@@ -164,7 +176,9 @@ def test_many_models_do_not_open_a_connection_storm(pg_server, fresh_database):
         db.model(type(f"Model{i}", (), {"__annotations__": {"name": str}}))
     db.express_sync.count("Model0")
     db.express_sync.count("Model20")
-    count = int(pg_server.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'storm-check'", database=dbname))
+    count = int(
+        pg_server.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'storm-check'", database=dbname)
+    )
     assert count <= 2
     db.close()
 
@@ -191,7 +205,7 @@ def test_ten_processes_starting_together_create_the_schema_once(fresh_database):
     db.close()
 
 
-# --- pgbouncer in transaction pooling mode -------------------------------------------------------------------------------
+# --- pgbouncer in transaction pooling mode ----------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -244,7 +258,7 @@ def test_row_level_security_behind_pgbouncer_never_leaks_a_tenant(pgbouncer, app
     assert unbound == 0
 
 
-# --- the seed's PostgreSQL examples ---------------------------------------------------------------------------------------
+# --- the seed's PostgreSQL examples -----------------------------------------------------------------------------------
 
 
 def test_seed_quickstart_runs_against_postgres_via_database_url(fresh_database, tmp_path):

@@ -56,7 +56,9 @@ def test_tables_get_an_enforced_policy(pg_server, app_role_database, tenant_db):
     flags = superuser_sql(pg_server, app_role_database,
                           "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = 'notes'")
     assert flags == "t|t"
-    policy = superuser_sql(pg_server, app_role_database, "SELECT polname FROM pg_policy WHERE polrelid = 'notes'::regclass")
+    policy = superuser_sql(
+        pg_server, app_role_database, "SELECT polname FROM pg_policy WHERE polrelid = 'notes'::regclass"
+    )
     assert policy == "dataflow_tenant_isolation"
     assert superuser_sql(pg_server, app_role_database, "SELECT count(*) FROM notes") == "6"  # the rows exist
 

@@ -27,7 +27,8 @@ def db():
         at: dt.datetime | None = None
 
     db.express_sync.bulk_create("Order", [
-        {"status": "paid", "amount": Decimal("1.10"), "qty": 2, "at": dt.datetime(2024, 3, 31, 23, 0, tzinfo=dt.timezone.utc)},
+        {"status": "paid", "amount": Decimal("1.10"), "qty": 2,
+         "at": dt.datetime(2024, 3, 31, 23, 0, tzinfo=dt.timezone.utc)},
         {"status": "paid", "amount": Decimal("1.1"), "qty": None},
         {"status": "open", "amount": Decimal("1E+3"), "qty": 2**62},
         {"status": "open", "amount": Decimal("0.000"), "qty": 2**62},
@@ -36,8 +37,17 @@ def db():
     db.close()
 
 
-@pytest.mark.parametrize("value,text", [("2.20", "2.2"), ("1E+3", "1000"), ("-0.000", "0"), ("100", "100"),
-                                        ("0.0000001", "1E-7"), ("12345678901234567890.1234567890", "12345678901234567890.123456789")])
+@pytest.mark.parametrize(
+    "value,text",
+    [
+        ("2.20", "2.2"),
+        ("1E+3", "1000"),
+        ("-0.000", "0"),
+        ("100", "100"),
+        ("0.0000001", "1E-7"),
+        ("12345678901234567890.1234567890", "12345678901234567890.123456789"),
+    ],
+)
 def test_canonical_decimal(value, text):
     assert str(canonical_decimal(Decimal(value))) == text
 
@@ -52,7 +62,14 @@ def test_average_is_exact_then_rounded_to_34_digits():
 def test_date_parts_are_utc():
     ist = dt.timezone(dt.timedelta(hours=5, minutes=30))
     value = dt.datetime(2024, 4, 1, 3, 0, tzinfo=ist)  # 2024-03-31 21:30 UTC
-    assert [part_of(value, p) for p in ("year", "quarter", "month", "day", "hour", "minute")] == [2024, 1, 3, 31, 21, 30]
+    assert [part_of(value, p) for p in ("year", "quarter", "month", "day", "hour", "minute")] == [
+        2024,
+        1,
+        3,
+        31,
+        21,
+        30,
+    ]
 
 
 def test_express_groups_sums_and_averages(db):

@@ -41,7 +41,9 @@ def test_apply_installs_one_masking_handler():
     LoggingConfig.development(handler=logging.StreamHandler(stream), format="%(message)s").apply()
     logger = logging.getLogger("dataflow")
     assert len([h for h in logger.handlers if getattr(h, "_dataflow_config", False)]) == 1
-    logging.getLogger("dataflow.test").info("connecting to %s with password=%s", "postgresql://app:s3cr3t@db/x", "hunter2")
+    logging.getLogger("dataflow.test").info(
+        "connecting to %s with password=%s", "postgresql://app:s3cr3t@db/x", "hunter2"
+    )
     assert stream.getvalue() == "connecting to postgresql://app:***@db/x with password=***\n"
 
 

@@ -42,8 +42,10 @@ def test_one_workflow_per_operation_with_stable_names(db):
     workflow = workflows["shop_Order_create"]
     assert workflow.metadata["input_schema"] == input_schema(db.get_model("Order"), "create")
     assert workflow.metadata.parameters["total"]["type"] == ["string", "number"]
-    assert workflow.description.startswith("Create Order records (table orders). Inputs: ref (required), total (required), "
-                                           "placed (required), data, id, receipt")
+    assert workflow.description.startswith(
+        "Create Order records (table orders). Inputs: ref (required), total (required), "
+        "placed (required), data, id, receipt"
+    )
 
 
 def test_workflows_run_under_both_runtimes_with_json_values(db):

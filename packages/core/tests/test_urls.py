@@ -30,7 +30,13 @@ def test_seed_url_forms(raw, scheme, database):
 
 def test_password_with_hash_and_dollar():
     url = parse_url("postgresql://admin:MySecret#123$@localhost/db")
-    assert (url.username, url.password, url.host, url.port, url.database) == ("admin", "MySecret#123$", "localhost", None, "db")
+    assert (url.username, url.password, url.host, url.port, url.database) == (
+        "admin",
+        "MySecret#123$",
+        "localhost",
+        None,
+        "db",
+    )
     assert "MySecret" not in str(url) and "MySecret" not in repr(url)
     assert url.masked() == "postgresql://admin:***@localhost/db"
 

@@ -45,7 +45,9 @@ class MyDBDriver(SQLDriver):
         raise NotImplementedError("TODO: close without awaiting, also when the pool's event loop has closed")
 
     async def acquire(self, pool: Any) -> Any:
-        raise NotImplementedError("TODO: a connection; on its first use: await self.backend.session.connection_opened(conn)")
+        raise NotImplementedError(
+            "TODO: a connection; on its first use: await self.backend.session.connection_opened(conn)"
+        )
 
     async def release(self, pool: Any, conn: Any) -> None:
         raise NotImplementedError("TODO: give the connection back")

@@ -188,7 +188,9 @@ class BulkInserts:
             out.append(row)
         return out
 
-    async def _read_back_last(self, model: ModelSpec, row: dict) -> list[dict]:  # pragma: no cover - insert() is overridden
+    async def _read_back_last(
+        self, model: ModelSpec, row: dict
+    ) -> list[dict]:  # pragma: no cover - insert() is overridden
         raise NotImplementedError
 
 

@@ -181,7 +181,9 @@ class MySQLFilterCompiler(FilterCompiler):
 
     def _arrays_only(self, doc: Any, path: tuple[str, ...]) -> list[Any]:
         """Guards that every digit segment of ``path`` indexes a real array (MySQL auto-wraps scalars)."""
-        return [sa.func.json_type(self._extract(doc, path[:i])) == "ARRAY" for i, seg in enumerate(path) if seg.isdigit()]
+        return [
+            sa.func.json_type(self._extract(doc, path[:i])) == "ARRAY" for i, seg in enumerate(path) if seg.isdigit()
+        ]
 
     def _node(self, ref: FieldRef) -> Any:
         return self._extract(self.column(ref), ref.path)

@@ -88,7 +88,9 @@ def message_of(exc: BaseException) -> str:
     return str(exc)
 
 
-_VALUE_IN_MESSAGE = re.compile(r"^(?P<head>Duplicate entry |.*?\bvalue:? )'(?P<value>.*)'(?P<tail> for (?:key|column|function) .*)$", re.S)
+_VALUE_IN_MESSAGE = re.compile(
+    r"^(?P<head>Duplicate entry |.*?\bvalue:? )'(?P<value>.*)'(?P<tail> for (?:key|column|function) .*)$", re.S
+)
 
 
 def sanitized(exc: BaseException) -> BaseException:

@@ -117,7 +117,9 @@ class Upserts:
                 norm = norm_key(kinds, key)
                 created.append(norm not in seen)
                 seen.add(norm)
-            await self._upsert_run(tx, model, columns, conflict_on, literals, rows, 0, len(rows), tuple(update_cols), None)
+            await self._upsert_run(
+                tx, model, columns, conflict_on, literals, rows, 0, len(rows), tuple(update_cols), None
+            )
         return UpsertOutcome([], created)
 
     async def _upsert_counted(self, model, columns, conflict_on, literals, rows, update_cols) -> int:
@@ -212,13 +214,19 @@ class Upserts:
             else:
                 assign = f"{quote(conflict_on[0])} = {quote(conflict_on[0])}"  # leave the existing row as it is
             tail = f"{alias} ON DUPLICATE KEY UPDATE {assign}".encode()
-            statements = [(start + s, n, sql) for s, n, sql in self._batches(head, tail, literals[start : start + count])]
+            statements = [
+                (start + s, n, sql) for s, n, sql in self._batches(head, tail, literals[start : start + count])
+            ]
         else:
             statements = []
             for i, values in zip(range(start, start + count), explicit, strict=True):
-                assign = ", ".join(f"{quote(c)} = {escape(tx.conn, v)}" for c, v in zip(update_cols, values, strict=True))
+                assign = ", ".join(
+                    f"{quote(c)} = {escape(tx.conn, v)}" for c, v in zip(update_cols, values, strict=True)
+                )
                 statements.append((i, 1, head + literals[i] + f" ON DUPLICATE KEY UPDATE {assign}".encode()))
-        template = self._insert_head(model, columns) + "(" + ", ".join(["%s"] * len(columns)) + ") ON DUPLICATE KEY UPDATE …"
+        template = (
+            self._insert_head(model, columns) + "(" + ", ".join(["%s"] * len(columns)) + ") ON DUPLICATE KEY UPDATE …"
+        )
         for first, n, statement in statements:
             await self._run_batch(model, columns, encoded, first, n, template, statement)
 

@@ -64,7 +64,9 @@ def distance(metric: str, a: list[float], b: list[float]) -> float:
     return 1 - dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
 
 
-def nearest(rows: list[dict], query: list[float], metric: str, k: int, column: str = "embedding") -> list[tuple[float, Any]]:
+def nearest(
+    rows: list[dict], query: list[float], metric: str, k: int, column: str = "embedding"
+) -> list[tuple[float, Any]]:
     """The exact k nearest (distance, id), by brute force."""
     scored = sorted((distance(metric, r[column], query), r["id"]) for r in rows if r[column] is not None)
     return scored[:k]
@@ -250,7 +252,7 @@ class VectorSearchSuite(SuiteBase):
         filtered = self.hybrid(h, {"query_vector": query, "text_query": "apple", "k": 50, "filter": {"category": "b"}})
         assert filtered["results"] and all(r["category"] == "b" for r in filtered["results"])
 
-    # --- nulls and bad input -----------------------------------------------------------------------------------------------
+    # --- nulls and bad input ------------------------------------------------------------------------------------------
 
     def test_optional_vectors(self, h: Harness) -> None:
         @h.model
@@ -285,7 +287,8 @@ class VectorSearchSuite(SuiteBase):
         ({}, ["query_vector is required"]),
         ({"query_vector": [0.1] * 6, "distance": "hamming"}, ["unknown distance", "cosine, l2, ip, l1"]),
         ({"query_vector": [0.1] * 6, "filter": "category = 'a'"}, ["filter must be a filter dict", "never accepted"]),
-        ({"query_vector": [0.1] * 6, "filter_conditions": "1=1; DROP TABLE docs"}, ["filter_conditions", "never accepted"]),
+        ({"query_vector": [0.1] * 6, "filter_conditions": "1=1; DROP TABLE docs"},
+         ["filter_conditions", "never accepted"]),
         ({"query_vector": [0.1] * 6, "filter": {"nosuch": 1}}, ["unknown field 'nosuch'"]),
         ({"query_vector": [0.1] * 6, "filter": {"category": {"$where": "1=1"}}}, ["unknown operator '$where'"]),
         ({"query_vector": [0.1] * 6, "k": 0}, ["k must be between 1"]),

@@ -34,7 +34,9 @@ RESULT_KEYS = ("score", "vector_rank", "text_rank", "distance")
 def _language(params: dict) -> str:
     value = params.get("language") or "english"
     if not isinstance(value, str) or not LANGUAGE.match(value):
-        raise ValidationError(f"language must be a text search configuration name such as 'english' or 'simple', got {value!r}")
+        raise ValidationError(
+            f"language must be a text search configuration name such as 'english' or 'simple', got {value!r}"
+        )
     return value
 
 
@@ -70,10 +72,14 @@ def _statement(backend: Any, model: ModelSpec, params: dict, field: Any, text: A
         document = sa.func.to_tsvector(language, table.c[text.name])
         tsquery = sa.func.websearch_to_tsquery(language, sa.cast(sa.literal(text_query, sa.types.NullType()), sa.Text))
         rank = sa.func.ts_rank(document, tsquery)
-        text_where = sa.and_(document.op("@@")(tsquery), backend.where(model, where_expr) if where_expr != options.TRUE else sa.true())
+        text_where = sa.and_(
+            document.op("@@")(tsquery), backend.where(model, where_expr) if where_expr != options.TRUE else sa.true()
+        )
         found = (sa.select(pk.label("id"), rank.label("r")).where(text_where)
                  .order_by(rank.desc(), pk).limit(candidates).subquery("found"))
-        txt = sa.select(found.c.id, sa.func.row_number().over(order_by=(found.c.r.desc(), found.c.id)).label("rank")).cte("txt")
+        txt = sa.select(
+            found.c.id, sa.func.row_number().over(order_by=(found.c.r.desc(), found.c.id)).label("rank")
+        ).cte("txt")
         fused = sa.select(
             sa.func.coalesce(vec.c.id, txt.c.id).label("id"),
             vec.c.rank.label("vector_rank"),

@@ -91,7 +91,11 @@ TARGET = {
 RUNNERS: dict[str, Callable[..., Any]] = {
     "vector_search": vector_search, "hybrid_search": hybrid_search, "create_vector_index": create_vector_index,
 }
-SUFFIXES = {"vector_search": "VectorSearch", "hybrid_search": "HybridSearch", "create_vector_index": "CreateVectorIndex"}
+SUFFIXES = {
+    "vector_search": "VectorSearch",
+    "hybrid_search": "HybridSearch",
+    "create_vector_index": "CreateVectorIndex",
+}
 
 
 def _parameters(operation: str, generic: bool) -> dict[str, NodeParameter]:

@@ -83,7 +83,9 @@ def vector_column(model: ModelSpec, params: dict) -> Any:
         raise ValidationError(f"model {model.name} has several vector fields ({names}); pass column_name")
     spec = model.fields.get(name) if isinstance(name, str) else None
     if spec is None or spec.kind != KIND:
-        raise ValidationError(f"column_name {name!r} is not a vector field of model {model.name}; vector fields: {names}")
+        raise ValidationError(
+            f"column_name {name!r} is not a vector field of model {model.name}; vector fields: {names}"
+        )
     return spec
 
 

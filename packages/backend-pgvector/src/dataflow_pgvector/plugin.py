@@ -26,7 +26,8 @@ def dataflow_model_declared(model, backend_name):
         names = ", ".join(f"{f.name!r} (Vector[{f.type.options['dim']}])" for f in fields)
         raise ModelError(
             f"model {model.name}: field {names} needs PostgreSQL with pgvector, but this DataFlow uses the "
-            f"{backend_name!r} backend; use a postgresql:// URL, or store the embedding as list[float] (JSON, no search)"
+            f"{backend_name!r} backend; use a postgresql:// URL, or store the embedding as list[float] (JSON, no "
+            "search)"
         )
 
 

@@ -130,7 +130,9 @@ class SearchPlan:
         columns = options.result_columns(table, self.model, self.return_vectors)
         base = sa.select(*columns, dist.label("__distance")).where(where)
         # ORDER BY distance + 0 is not the indexed expression: the planner must scan exactly
-        return base.order_by(dist + sa.literal_column("0") if exact else dist).limit(sa.bindparam("k", self.k, type_=sa.Integer))
+        return base.order_by(dist + sa.literal_column("0") if exact else dist).limit(
+            sa.bindparam("k", self.k, type_=sa.Integer)
+        )
 
     def _sql(self, exact: bool) -> tuple[str, list]:
         backend = self.backend
@@ -140,7 +142,9 @@ class SearchPlan:
         key = (self.field.name, self.metric, exact, self.return_vectors)
         found = cache.get(key)
         if found is None:
-            compiled = self._statement(exact).compile(dialect=backend.dialect, compile_kwargs={"render_postcompile": True})
+            compiled = self._statement(exact).compile(
+                dialect=backend.dialect, compile_kwargs={"render_postcompile": True}
+            )
             found = cache[key] = (str(compiled), tuple(compiled.positiontup or ()))
         sql, names = found
         values = {"q": self.query, "k": self.k}

@@ -36,7 +36,9 @@ class Vector:
     dim: int | None = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("Vector is a field annotation: write `embedding: Vector[384]`, and pass values as lists of floats")
+        raise TypeError(
+            "Vector is a field annotation: write `embedding: Vector[384]`, and pass values as lists of floats"
+        )
 
     def __class_getitem__(cls, dim: Any) -> type[Vector]:
         if cls.dim is not None:
@@ -94,7 +96,9 @@ def _elements(value: Any, dim: int) -> Any:
         return value.to_list()
     if hasattr(value, "tolist") and hasattr(value, "ndim"):  # a NumPy array, without importing NumPy
         if value.ndim != 1:
-            raise FieldTypeError(f"expected a flat list of {dim} numbers (Vector[{dim}]), got a {value.ndim}-dimensional array")
+            raise FieldTypeError(
+                f"expected a flat list of {dim} numbers (Vector[{dim}]), got a {value.ndim}-dimensional array"
+            )
         return value.tolist()
     raise FieldTypeError(f"expected a list of {dim} numbers (Vector[{dim}]), got {type(value).__name__}")
 

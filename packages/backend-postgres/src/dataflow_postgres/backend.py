@@ -134,7 +134,9 @@ class PostgresBackend(PostgresAggregates, BulkPaths, SQLBackend):
         except SchemaError:
             raise
         except DataFlowError as exc:
-            raise SchemaError(f"schema change failed, nothing was changed: {exc.message}", orig=getattr(exc, "orig", None)) from exc
+            raise SchemaError(
+                f"schema change failed, nothing was changed: {exc.message}", orig=getattr(exc, "orig", None)
+            ) from exc
 
     def ddl(self, model) -> list[str]:
         statements = super().ddl(model)

@@ -102,7 +102,8 @@ class BulkPaths(ArrayPaths):
         if sql is None:
             sets = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update_cols)
             head = (
-                f"INSERT INTO {quote(model.table)} ({', '.join(quote(c) for c in columns)}) {self.unnest_select(model, columns)} "
+                f"INSERT INTO {quote(model.table)} ({', '.join(quote(c) for c in columns)}) "
+                f"{self.unnest_select(model, columns)} "
                 f"ON CONFLICT ({', '.join(quote(c) for c in conflict_on)}) DO UPDATE SET {sets} "
             )
             if returning:

@@ -83,7 +83,9 @@ class PostgresFilterCompiler(FilterCompiler):
         last = len(ref.path) - 1
         for i, seg in enumerate(ref.path):
             key = sa.literal(int(seg), type_=sa.Integer) if seg.isdigit() else sa.literal(seg, type_=sa.Text)
-            node = node.op("->>" if text and i == last else "->", return_type=sa.Text if text and i == last else JSONB)(key)
+            node = node.op("->>" if text and i == last else "->", return_type=sa.Text if text and i == last else JSONB)(
+                key
+            )
         return node
 
     def json_present(self, ref: FieldRef) -> Any:

@@ -35,7 +35,9 @@ def translate(exc: BaseException, sql: str, url: DatabaseURL) -> DataFlowError:
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         column = getattr(exc, "column_name", None)
         where = f" on column {column}" if column else ""
-        return ConstraintError(f"constraint violated{where}: {exc.message if hasattr(exc, 'message') else exc}", orig=exc)
+        return ConstraintError(
+            f"constraint violated{where}: {exc.message if hasattr(exc, 'message') else exc}", orig=exc
+        )
     if isinstance(exc, (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)):
         return ConnectionFailedError(f"PostgreSQL connection failed ({url.masked()}): {describe(exc, url)}")
     message = getattr(exc, "message", None) or str(exc)

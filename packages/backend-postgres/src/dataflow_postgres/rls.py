@@ -57,7 +57,9 @@ def enable_statements(quoted_table: str) -> list[str]:
 
 async def check_role(backend: Any) -> None:
     """Refuse a role that row-level security does not restrict."""
-    rows = await backend.fetch("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user", ())
+    rows = await backend.fetch(
+        "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user", ()
+    )
     if rows and (rows[0][1] or rows[0][2]):
         why = "a superuser" if rows[0][1] else "a role with BYPASSRLS"
         raise ConfigurationError(

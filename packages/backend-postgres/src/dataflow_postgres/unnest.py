@@ -7,7 +7,8 @@
   named by its index: the chunk is replayed row by row inside a savepoint, then undone.
 
 Every column kind has an array type: core kinds map to PostgreSQL's (``bigint[]``, ``jsonb[]``…); extension types
-(pgvector's ``vector(3)``) are bound as ``text[]`` and cast back per value (``u.embedding::vector(3)``). A chunk is at most ``UNNEST_BATCH`` rows.
+(pgvector's ``vector(3)``) are bound as ``text[]`` and cast back per value (``u.embedding::vector(3)``). A chunk is at
+most ``UNNEST_BATCH`` rows.
 """
 
 from __future__ import annotations
@@ -148,7 +149,9 @@ class ArrayPaths:
             await handle.release(guard)
             await self.execute(f"DROP TABLE {stage}", ())
 
-    async def _refused_row(self, handle: Any, model: ModelSpec, columns: Sequence[str], params: list[list]) -> int | None:
+    async def _refused_row(
+        self, handle: Any, model: ModelSpec, columns: Sequence[str], params: list[list]
+    ) -> int | None:
         """The first row of a failed chunk the database refuses on its own (replayed, then undone)."""
         sql = self.insert_sql(model, tuple(columns), False)
         guard = await handle.savepoint()

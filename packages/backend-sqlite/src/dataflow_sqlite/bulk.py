@@ -3,7 +3,8 @@
 When every update takes the inserted values (BulkUpsert), the rows go through ``executemany`` of one statement
 in the caller's unit of work: SQLite steps the prepared statement per row, the fastest it offers. Created vs
 updated comes from one read of the existing keys in the same transaction (SQLite has one writer at a time, so
-nothing changes in between; the column-wise BulkUpsert counts the table's rows instead). A refused row is named by its index (core replays the batch row by row, then
+nothing changes in between; the column-wise BulkUpsert counts the table's rows instead). A refused row is named by its
+index (core replays the batch row by row, then
 undoes it). Other upserts (per-row update values, ``returning``) take core's portable path.
 """
 

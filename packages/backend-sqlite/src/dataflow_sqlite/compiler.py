@@ -128,4 +128,9 @@ class SQLiteFilterCompiler(FilterCompiler):
                        else_=sa.func.json_extract(doc, self._path(ref)))
 
     def json_contains(self, ref: FieldRef, value: Any) -> Any:
-        return sa.func.dataflow_json_contains(self.column(ref), ".".join(ref.path), sa.literal(json.dumps(value), type_=sa.types.NullType())) == 1
+        return (
+            sa.func.dataflow_json_contains(
+                self.column(ref), ".".join(ref.path), sa.literal(json.dumps(value), type_=sa.types.NullType())
+            )
+            == 1
+        )

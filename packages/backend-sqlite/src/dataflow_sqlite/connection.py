@@ -62,7 +62,9 @@ class SQLiteDriver(SQLDriver):
         if not uri and path != ":memory:":
             parent = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(parent):
-                raise ConnectionFailedError(f"cannot open SQLite database {path!r}: directory {parent!r} does not exist")
+                raise ConnectionFailedError(
+                    f"cannot open SQLite database {path!r}: directory {parent!r} does not exist"
+                )
         try:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, uri=uri)
         except sqlite3.Error as exc:

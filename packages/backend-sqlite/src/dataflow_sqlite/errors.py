@@ -18,6 +18,8 @@ def translate(exc: BaseException, sql: str) -> DataFlowError:
         if "UNIQUE" in text or "PRIMARY KEY" in text:
             cols = text.split(":", 1)[1].strip() if ":" in text else "?"
             cols = ", ".join(c.strip().rsplit(".", 1)[-1] for c in cols.split(","))
-            return DuplicateKeyError(f"duplicate key: a row with the same {cols} already exists", orig=exc, columns=cols)
+            return DuplicateKeyError(
+                f"duplicate key: a row with the same {cols} already exists", orig=exc, columns=cols
+            )
         return ConstraintError(f"constraint violated: {text}", orig=exc)
     return DatabaseError(f"SQLite error: {text}", orig=exc, sql=sql)

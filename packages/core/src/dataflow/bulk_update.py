@@ -75,7 +75,9 @@ def plan(ops: Operations, model: ModelSpec, records: list) -> list[Run]:
     planned: list[tuple[tuple[str, ...], Item]] = []
     for i, rec in enumerate(records):
         if not isinstance(rec, dict) or rec.get(pk) is None:
-            raise ValidationError(f"{model.name} record at index {i}: bulk update by 'data' needs {pk!r} in every record")
+            raise ValidationError(
+                f"{model.name} record at index {i}: bulk update by 'data' needs {pk!r} in every record"
+            )
         key = writer.key(rec[pk])
         changes = writer.changes({k: v for k, v in rec.items() if k != pk}, i)
         if model.timestamps:

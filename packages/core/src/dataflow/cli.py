@@ -66,14 +66,20 @@ def cmd_schema(args: argparse.Namespace) -> int:
     if not schema:
         print(f"no tables in {parse_url(args.url).masked()}")
     for name, table in schema.items():
-        print(f"{table['kind']} {name}" + (f"  (primary key: {', '.join(table['primary_key'])})" if table["primary_key"] else ""))
+        print(
+            f"{table['kind']} {name}"
+            + (f"  (primary key: {', '.join(table['primary_key'])})" if table["primary_key"] else "")
+        )
         rows = [[c["name"], c["type"], c["native_type"], "yes" if c["nullable"] else "no", c["default"] or ""]
                 for c in table["columns"]]
         print(_table(rows, ["column", "type", "native", "null", "default"]))
         for index in table["indexes"]:
             print(f"  index {index['name']} ({', '.join(index['columns'])}){' unique' if index['unique'] else ''}")
         for fk in table["foreign_keys"]:
-            print(f"  foreign key ({', '.join(fk['columns'])}) -> {fk['referred_table']}({', '.join(fk['referred_columns'])})")
+            print(
+                f"  foreign key ({', '.join(fk['columns'])}) -> "
+                f"{fk['referred_table']}({', '.join(fk['referred_columns'])})"
+            )
         print()
     return 0
 
@@ -118,7 +124,9 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, dict[str, str]]:
 def cmd_migrate(args: argparse.Namespace) -> int:
     db = _load_dataflow(args.target)
     renames = _pairs(args.rename, "--rename")
-    backfill = {m: {f: json.loads(v) for f, v in fields.items()} for m, fields in _pairs(args.backfill, "--backfill").items()}
+    backfill = {
+        m: {f: json.loads(v) for f, v in fields.items()} for m, fields in _pairs(args.backfill, "--backfill").items()
+    }
     try:
         steps = db.migrate(apply=args.apply, renames=renames, backfill=backfill, drop_columns=args.drop_columns)
     finally:
@@ -150,7 +158,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     print(_table([[r["name"], r["source"], ", ".join(h.removeprefix("dataflow_") for h in r["hooks"])] for r in rows],
                  ["plugin", "distribution", "hooks"]))
     print()
-    print(_table([[name, ", ".join(schemes)] for name, schemes in sorted(backends.items())], ["backend", "URL schemes"]))
+    print(
+        _table([[name, ", ".join(schemes)] for name, schemes in sorted(backends.items())], ["backend", "URL schemes"])
+    )
     return 0
 
 

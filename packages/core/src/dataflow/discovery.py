@@ -67,7 +67,10 @@ def describe_table(inspector: Any, name: str, kind: str) -> dict:
             "default": _default(col.get("default")),
             "autoincrement": col.get("autoincrement") not in (False, None) and col["name"] in pk_cols,
         })
-    uniques = [{"name": u.get("name"), "columns": list(u["column_names"])} for u in _safe(inspector.get_unique_constraints, name)]
+    uniques = [
+        {"name": u.get("name"), "columns": list(u["column_names"])}
+        for u in _safe(inspector.get_unique_constraints, name)
+    ]
     indexes = [{"name": i.get("name"), "columns": [c for c in i["column_names"] if c], "unique": bool(i.get("unique"))}
                for i in _safe(inspector.get_indexes, name)]
     fks = [{"name": f.get("name"), "columns": list(f["constrained_columns"]), "referred_table": f["referred_table"],

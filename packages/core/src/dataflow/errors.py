@@ -260,4 +260,6 @@ class AggregatesNotSupportedError(DataFlowError):
     code = "DF-341"
 
 
-__all__ = [name for name, value in dict(globals()).items() if isinstance(value, type) and issubclass(value, DataFlowError)]
+__all__ = [
+    name for name, value in dict(globals()).items() if isinstance(value, type) and issubclass(value, DataFlowError)
+]

@@ -137,7 +137,9 @@ def payload(model: ModelSpec, action: str, args: tuple, result: Any) -> dict[str
 
 
 def _count(action: str, result: dict) -> int:
-    key = {"bulk_create": "inserted", "bulk_update": "updated", "bulk_delete": "deleted", "bulk_upsert": "upserted"}[action]
+    key = {"bulk_create": "inserted", "bulk_update": "updated", "bulk_delete": "deleted", "bulk_upsert": "upserted"}[
+        action
+    ]
     return int(result.get(key) or 0)
 
 

@@ -107,19 +107,37 @@ class Express:
 
     async def upsert_advanced(self, model: Any, where: dict, create: dict | None = None, update: dict | None = None,
                               conflict_on: list[str] | None = None) -> dict:
-        return await self._ops.upsert(self._m(model), {"where": where, "create": create, "update": update, "conflict_on": conflict_on})
+        return await self._ops.upsert(
+            self._m(model), {"where": where, "create": create, "update": update, "conflict_on": conflict_on}
+        )
 
     async def bulk_create(self, model: Any, records: list[dict], *, batch_size: int = 1000, return_ids: bool = False,
                           conflict_resolution: str = "error") -> dict:
-        return await self._ops.bulk_create(self._m(model), {"data": records, "batch_size": batch_size,
-                                                            "return_ids": return_ids, "conflict_resolution": conflict_resolution})
+        return await self._ops.bulk_create(
+            self._m(model),
+            {
+                "data": records,
+                "batch_size": batch_size,
+                "return_ids": return_ids,
+                "conflict_resolution": conflict_resolution,
+            },
+        )
 
     async def bulk_update(self, model: Any, records: list[dict] | None = None, *, filter: dict | None = None,
                           fields: dict | None = None, confirmed: bool = False) -> dict:
-        return await self._ops.bulk_update(self._m(model), {"data": records, "filter": filter, "fields": fields, "confirmed": confirmed})
+        return await self._ops.bulk_update(
+            self._m(model), {"data": records, "filter": filter, "fields": fields, "confirmed": confirmed}
+        )
 
-    async def bulk_delete(self, model: Any, ids: list | None = None, *, filter: dict | None = None, confirmed: bool = False,
-                          soft_delete: bool | None = None) -> dict:
+    async def bulk_delete(
+        self,
+        model: Any,
+        ids: list | None = None,
+        *,
+        filter: dict | None = None,
+        confirmed: bool = False,
+        soft_delete: bool | None = None,
+    ) -> dict:
         params: dict[str, Any] = {"ids": ids, "filter": filter, "confirmed": confirmed}
         if soft_delete is not None:
             params["soft_delete"] = soft_delete
@@ -127,7 +145,9 @@ class Express:
 
     async def bulk_upsert(self, model: Any, records: list[dict], conflict_on: list[str] | None = None,
                           update_fields: list[str] | None = None) -> dict:
-        return await self._ops.bulk_upsert(self._m(model), {"data": records, "conflict_on": conflict_on, "update_fields": update_fields})
+        return await self._ops.bulk_upsert(
+            self._m(model), {"data": records, "conflict_on": conflict_on, "update_fields": update_fields}
+        )
 
 
 def _cache(params: dict, enable_cache: bool | None, cache_ttl: float | None) -> dict:

@@ -109,7 +109,9 @@ def coerce_date(value: Any) -> dt.date:
         return value
     if isinstance(value, str):
         raise _type_error("date", value, " (pass a date object, e.g. date.fromisoformat(text), not text)")
-    raise _type_error("date", value, " (a datetime is not a date; use .date())" if isinstance(value, dt.datetime) else "")
+    raise _type_error(
+        "date", value, " (a datetime is not a date; use .date())" if isinstance(value, dt.datetime) else ""
+    )
 
 
 def coerce_decimal(value: Any) -> decimal.Decimal:

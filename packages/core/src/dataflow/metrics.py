@@ -206,4 +206,12 @@ def register_prometheus(registry: Any = None) -> None:
         _registered.add(id(target))
 
 
-__all__ = ["BUCKETS", "CacheMetrics", "DataFlowCollector", "OperationMetrics", "prometheus_text", "register_prometheus", "snapshot"]
+__all__ = [
+    "BUCKETS",
+    "CacheMetrics",
+    "DataFlowCollector",
+    "OperationMetrics",
+    "prometheus_text",
+    "register_prometheus",
+    "snapshot",
+]

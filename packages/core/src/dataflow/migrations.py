@@ -99,9 +99,16 @@ def plan_migration(models: list[ModelSpec], existing: dict, expected_kind: Any,
             if col is None:
                 if f.nullable or f.has_default or f.managed:
                     default = None if f.managed or not f.has_default else f.default_value()
-                    plan.steps.append(Step("add_column", model.name, model.table, f.name,
-                                           f"{f.kind}" + (f", existing rows get {default!r}" if default is not None else ""),
-                                           data={"default": default}))
+                    plan.steps.append(
+                        Step(
+                            "add_column",
+                            model.name,
+                            model.table,
+                            f.name,
+                            f"{f.kind}" + (f", existing rows get {default!r}" if default is not None else ""),
+                            data={"default": default},
+                        )
+                    )
                 else:
                     plan.steps.append(Step("required_column", model.name, model.table, f.name,
                                            f"new required {f.kind} field without a default", safe=False))

@@ -122,7 +122,9 @@ class ModelSpec:
 
 def check_identifier(name: str, what: str) -> str:
     if not isinstance(name, str) or not IDENTIFIER.match(name):
-        raise ModelError(f"{what} {name!r} is not a valid identifier: use letters, digits and '_', starting with a letter")
+        raise ModelError(
+            f"{what} {name!r} is not a valid identifier: use letters, digits and '_', starting with a letter"
+        )
     if len(name) > MAX_IDENTIFIER:
         raise ModelError(f"{what} {name!r} is longer than {MAX_IDENTIFIER} characters")
     return name
@@ -190,7 +192,9 @@ def declare(cls: type, registry: ft.FieldTypeRegistry, *, table: str | None = No
             continue
         check_identifier(fname, f"model {name}: field name")
         if fname in RESERVED_FIELDS:
-            raise ModelError(f"model {name}: field name {fname!r} is reserved ({RESERVED_FIELDS[fname]}); rename the field")
+            raise ModelError(
+                f"model {name}: field name {fname!r} is reserved ({RESERVED_FIELDS[fname]}); rename the field"
+            )
         ftype, nullable = resolve_annotation(annotation, registry)
         has_default = hasattr(cls, fname)
         default = getattr(cls, fname, None)

@@ -74,7 +74,7 @@ class PluginHost:
         if self.observing:
             self.hook.dataflow_query_compiled(sql=sql, params=params, backend=backend)
 
-    # --- the connection hooks: who awaits what (docs/plugin-hooks.md, "Awaitable results") -----------------------------
+    # --- the connection hooks: who awaits what (docs/plugin-hooks.md, "Awaitable results") ----------------------------
 
     async def connection_opened(self, connection: Any, backend: Backend) -> None:
         """``dataflow_connection_opened`` for an async driver: every awaitable result is awaited, in order."""
@@ -108,7 +108,9 @@ class PluginHost:
                 rows.append({"name": name, "source": "disabled", "hooks": []})
                 continue
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
-            rows.append({"name": name, "source": self.sources.get(name, f"kailash-dataflow {__version__}"), "hooks": hooks})
+            rows.append(
+                {"name": name, "source": self.sources.get(name, f"kailash-dataflow {__version__}"), "hooks": hooks}
+            )
         return rows
 
 
@@ -131,7 +133,9 @@ def _check_decorated(pm: pluggy.PluginManager, name: str, module: ModuleType) ->
     for attr in vars(module):
         if attr.startswith("dataflow_") and callable(getattr(module, attr)):
             if pm.parse_hookimpl_opts(module, attr) is None:
-                raise PluginLoadError(f"plugin {name!r}: {module.__name__}.{attr} looks like a hook but lacks @dataflow.hookimpl")
+                raise PluginLoadError(
+                    f"plugin {name!r}: {module.__name__}.{attr} looks like a hook but lacks @dataflow.hookimpl"
+                )
             if inspect.iscoroutinefunction(getattr(module, attr)):
                 raise PluginLoadError(
                     f"plugin {name!r}: {module.__name__}.{attr} is 'async def', but hooks are synchronous (pluggy "

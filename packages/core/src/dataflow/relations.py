@@ -266,7 +266,8 @@ def check_link(models: dict[str, ModelSpec], spec: ModelSpec) -> None:
 def discovered(models: dict[str, ModelSpec], schema: dict, registered: list[str]) -> dict[str, list[str]]:
     """Relations of models registered from existing tables, one per single-column foreign key to a registered
     model's primary key: ``orders.customer_id -> customers.id`` becomes ``Order.customer`` (the column without
-    ``_id``, else the target model's name in snake case, else ``<column>_ref``) and its inverse ``Customer.orders`` (the referring table's name, else
+    ``_id``, else the target model's name in snake case, else ``<column>_ref``) and its inverse ``Customer.orders``
+    (the referring table's name, else
     ``<table>_by_<column>``). Returns ``{model: [relation names]}``, inverses included."""
     by_table = {m.table: m for m in models.values()}
     made: dict[str, list[str]] = {}

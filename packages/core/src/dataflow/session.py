@@ -61,7 +61,8 @@ class StatementPath:
         self._cause = cause or _same
         self.listeners: tuple[StatementListener, ...] = ()
         self.timeout: float | None = configured(backend.options)
-        """The default limit of one statement in seconds (None: none): ``query_timeout``, $DATAFLOW_QUERY_TIMEOUT, 60."""
+        """The default limit of one statement in seconds (None: none): ``query_timeout``,
+        $DATAFLOW_QUERY_TIMEOUT, 60."""
         self.watching = self.echo or self.host.observing
         """Whether anyone sees statements (echo or a ``dataflow_query_compiled`` plugin): else observe is skipped."""
 

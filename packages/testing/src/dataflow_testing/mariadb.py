@@ -2,7 +2,8 @@
 
 ``MariaDBServer`` runs ``mariadbd`` from Debian's ``mariadb-server-core`` package
 (``apt-get install -y --no-install-recommends mariadb-server-core mariadb-client-core``; see
-``dataflow_testing.debian`` for who installs it) on a free 127.0.0.1 port, with its data in a fresh temp dir that is removed on
+``dataflow_testing.debian`` for who installs it) on a free 127.0.0.1 port, with its data in a fresh temp dir that is
+removed on
 stop. ``--no-defaults`` keeps ``/etc/mysql`` out of it; as root the server runs
 with ``--user=root``, which mariadbd accepts only when asked explicitly.
 
@@ -121,8 +122,8 @@ class MariaDBServer(ServerProcess):
 
     def sql(self, statement: str, database: str | None = None, check: bool = True) -> str:
         """Run SQL as root with the ``mariadb`` client; its tab-separated output (no column names)."""
-        cmd = [self.programs["mariadb"], "--no-defaults", "--protocol=TCP", "-h", "127.0.0.1", "-P", str(self.port), "-u", "root",
-               "--batch", "--skip-column-names", "-e", statement]
+        cmd = [self.programs["mariadb"], "--no-defaults", "--protocol=TCP", "-h", "127.0.0.1", "-P", str(self.port),
+               "-u", "root", "--batch", "--skip-column-names", "-e", statement]
         if database:
             cmd.append(database)
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)

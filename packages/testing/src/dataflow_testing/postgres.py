@@ -26,7 +26,9 @@ class PostgresServer(ServerProcess):
 
     stop_signal = signal.SIGINT  # fast shutdown
 
-    def __init__(self, run_as: str = SYSTEM_USER, vector: bool = True, settings: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, run_as: str = SYSTEM_USER, vector: bool = True, settings: dict[str, object] | None = None
+    ) -> None:
         """``settings``: server settings given as ``-c name=value`` at start, e.g.
         ``{"max_prepared_transactions": 20}`` (prepared transactions are off by default)."""
         super().__init__()
@@ -49,7 +51,9 @@ class PostgresServer(ServerProcess):
     def _readable_bindir(self, ids: dict) -> Path:
         def runs(bindir: Path) -> bool:
             try:
-                return subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, **ids).returncode == 0
+                return (
+                    subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, **ids).returncode == 0
+                )
             except OSError:
                 return False
 
@@ -75,8 +79,9 @@ class PostgresServer(ServerProcess):
         if ids:
             os.chown(self.tmp, ids["user"], ids["group"])
         data = self.tmp / "data"
-        init = subprocess.run([str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                               "--locale=C", "--no-sync", "--no-instructions"], capture_output=True, text=True, env=env, **ids)
+        init = subprocess.run([str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+                               "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+                              capture_output=True, text=True, env=env, **ids)
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{init.stdout}{init.stderr}")
         for _attempt in range(5):
@@ -99,7 +104,9 @@ class PostgresServer(ServerProcess):
                 time.sleep(0.05)
             if self.proc.poll() is None:
                 break
-        raise RuntimeError("postgres did not start:\n" + (self.tmp / "postgres.log").read_text(errors="replace")[-3000:])
+        raise RuntimeError(
+            "postgres did not start:\n" + (self.tmp / "postgres.log").read_text(errors="replace")[-3000:]
+        )
 
     def _answers(self) -> bool:
         try:

@@ -209,7 +209,9 @@ def parse_request(model: ModelSpec, params: dict, operators: Any = None, int_par
         if fn == "count":
             outputs.append(Output(alias, "count", field, (slot(Measure("count_field", field)),)))
         elif fn == "avg":
-            outputs.append(Output(alias, "avg", field, (slot(Measure("sum", field)), slot(Measure("count_field", field)))))
+            outputs.append(
+                Output(alias, "avg", field, (slot(Measure("sum", field)), slot(Measure("count_field", field))))
+            )
         else:
             outputs.append(Output(alias, fn, field, (slot(Measure(fn, field)),)))
     groups = _groups_model(model, outputs)

@@ -35,7 +35,9 @@ def freeze(result: dict) -> tuple[str, Any]:
     """``(form, payload)`` for the memory store."""
     records = result.get("records")
     if isinstance(records, list):
-        if all(_flat(r) for r in records) and all(isinstance(v, _IMMUTABLE) for k, v in result.items() if k != "records"):
+        if all(_flat(r) for r in records) and all(
+            isinstance(v, _IMMUTABLE) for k, v in result.items() if k != "records"
+        ):
             return "list", ({k: v for k, v in result.items() if k != "records"}, tuple(dict(r) for r in records))
     elif _flat(result):
         return "row", dict(result)

@@ -72,7 +72,9 @@ class RedisStore:
         except ImportError:
             from ..errors import ConfigurationError
 
-            raise ConfigurationError('a Redis cache needs the redis package: pip install "kailash-dataflow[redis]"') from None
+            raise ConfigurationError(
+                'a Redis cache needs the redis package: pip install "kailash-dataflow[redis]"'
+            ) from None
         self._url = url
         self._timeout = timeout
         self._options = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry_on_timeout": False,

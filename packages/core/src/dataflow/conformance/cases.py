@@ -138,7 +138,7 @@ FILTER_CASES: list[FilterCase] = [
     case("nin_with_null", {"n": {"$nin": [1, None]}}, tuple(i for i in ALL if i not in (1, 5, 21, 23))),
     case("nin_empty", {"n": {"$nin": []}}, ALL),
     case("nin_str", {"name": {"$nin": ["alice", "Alice"]}}),
-    # --- text -----------------------------------------------------------------------------------------------------------
+    # --- text ---------------------------------------------------------------------------------------------------------
     case("like_case_sensitive", {"name": {"$like": "alice"}}, (1, 21)),
     case("like_prefix", {"name": {"$like": "a%"}}, (1, 10, 11, 21)),
     case("like_suffix", {"name": {"$like": "%e"}}, (1, 2, 7, 8, 21)),
@@ -181,7 +181,7 @@ FILTER_CASES: list[FilterCase] = [
     case("null_true", {"name": {"$null": True}}, (6,)),
     case("null_false", {"name": {"$null": False}}, tuple(i for i in ALL if i != 6)),
     case("exists_json_field", {"tags": {"$exists": False}}, (9, 20, 23)),
-    # --- JSON: dotted paths, kinds never mix, null is absent ------------------------------------------------------------
+    # --- JSON: dotted paths, kinds never mix, null is absent ----------------------------------------------------------
     case("json_eq_int_not_str_not_bool", {"meta.k": 1}, (1, 21)),
     case("json_eq_str_not_int", {"meta.k": "1"}, (2,)),
     case("json_eq_true_not_one", {"meta.k": True}, (3,)),
@@ -223,7 +223,7 @@ FILTER_CASES: list[FilterCase] = [
     case("tags_contains_float", {"tags": {"$contains": 1.5}}, (7,)),
     case("tags_contains_not_substring", {"tags": {"$contains": "%"}}, (22,)),
     case("tags_contains_case_sensitive", {"tags": {"$contains": "é"}}, (15,)),
-    # --- logical combinations ------------------------------------------------------------------------------------------------
+    # --- logical combinations -----------------------------------------------------------------------------------------
     case("and_explicit", {"$and": [{"n": {"$gte": 0}}, {"flag": True}]}, (1, 4, 6, 9, 11, 13, 16, 18, 21, 22)),
     case("and_implicit", {"n": {"$gte": 0}, "flag": True}, (1, 4, 6, 9, 11, 13, 16, 18, 21, 22)),
     case("or_basic", {"$or": [{"name": "alice"}, {"n": {"$lt": 0}}]}, (1, 3, 7, 12, 20, 21)),

@@ -153,7 +153,9 @@ class Harness:
 
     # --- reading the table back ------------------------------------------------------------------------------
 
-    def rows(self, model: str, filter: dict | None = None, order_by: Any = None, include_deleted: bool = True) -> list[dict]:
+    def rows(
+        self, model: str, filter: dict | None = None, order_by: Any = None, include_deleted: bool = True
+    ) -> list[dict]:
         return self.x.list(model, filter, limit=BIG, order_by=order_by, include_deleted=include_deleted)
 
     def snapshot(self, model: str) -> list[dict]:
@@ -194,14 +196,20 @@ def express_call(x: Any, model: str, op: str, p: dict) -> Any:
     if op == "upsert":
         return x.upsert_advanced(model, p.get("where"), p.get("create"), p.get("update"), p.get("conflict_on"))
     if op == "bulk_create":
-        return x.bulk_create(model, p.get("data"), **{k: p[k] for k in ("batch_size", "return_ids", "conflict_resolution") if k in p})
+        return x.bulk_create(
+            model, p.get("data"), **{k: p[k] for k in ("batch_size", "return_ids", "conflict_resolution") if k in p}
+        )
     if op == "bulk_update":
-        return x.bulk_update(model, p.get("data"), filter=p.get("filter"), fields=p.get("fields"), confirmed=p.get("confirmed", False))
+        return x.bulk_update(
+            model, p.get("data"), filter=p.get("filter"), fields=p.get("fields"), confirmed=p.get("confirmed", False)
+        )
     if op == "bulk_delete":
         return x.bulk_delete(model, p.get("ids"), filter=p.get("filter"), confirmed=p.get("confirmed", False),
                              soft_delete=p.get("soft_delete"))
     if op == "bulk_upsert":
-        return x.bulk_upsert(model, p.get("data"), conflict_on=p.get("conflict_on"), update_fields=p.get("update_fields"))
+        return x.bulk_upsert(
+            model, p.get("data"), conflict_on=p.get("conflict_on"), update_fields=p.get("update_fields")
+        )
     if op == "aggregate":
         return x.aggregate(model, p.pop("aggregates", None), **p)
     raise ValueError(f"unknown operation {op!r}")

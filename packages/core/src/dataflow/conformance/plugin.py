@@ -210,7 +210,9 @@ def read_ledger(module: Any) -> dict[str, str]:
     raw = getattr(module, LEDGER)
     where = f"{module.__name__}.{LEDGER}"
     if not isinstance(raw, dict):
-        raise pytest.UsageError(f"{where} must be a dict {{reason: {{'TestX::test_y', ...}}}}, got {type(raw).__name__}")
+        raise pytest.UsageError(
+            f"{where} must be a dict {{reason: {{'TestX::test_y', ...}}}}, got {type(raw).__name__}"
+        )
     out: dict[str, str] = {}
     for reason, ids in raw.items():
         if not isinstance(reason, str) or not reason.strip():

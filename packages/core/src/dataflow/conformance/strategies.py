@@ -68,7 +68,8 @@ def _operator_dict(draw: Any, field: str, kind: str, regex: bool) -> dict:
 
 
 def kind_of_field(field: str) -> str:
-    """``str``/``int``/… for scalar fields, ``json`` for dotted paths, ``json_list``/``json_dict`` for whole JSON fields."""
+    """``str``/``int``/… for scalar fields, ``json`` for dotted paths, ``json_list``/``json_dict`` for whole JSON
+    fields."""
     if field in SCALAR_FIELDS:
         return SCALAR_FIELDS[field]
     if "." in field:

@@ -70,8 +70,16 @@ def label(db: Any) -> str:
 class DistributedTransaction:
     """One transaction over several DataFlow databases (see the module docstring)."""
 
-    def __init__(self, dbs: tuple[Any, ...], log: Any = None, *, coordinator: str = "main",
-                 isolation_level: str | None = None, prepare_timeout: float = 30.0, commit_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        dbs: tuple[Any, ...],
+        log: Any = None,
+        *,
+        coordinator: str = "main",
+        isolation_level: str | None = None,
+        prepare_timeout: float = 30.0,
+        commit_timeout: float = 30.0,
+    ) -> None:
         if len(dbs) < 1:
             raise ValidationError("a distributed transaction needs at least one DataFlow")
         if len({id(db) for db in dbs}) != len(dbs):
@@ -94,7 +102,9 @@ class DistributedTransaction:
         self.decision: str | None = None
 
     def __repr__(self) -> str:
-        return f"DistributedTransaction({self.gid!r}, state={self.state!r}, participants={[label(d) for d in self.dbs]})"
+        return (
+            f"DistributedTransaction({self.gid!r}, state={self.state!r}, participants={[label(d) for d in self.dbs]})"
+        )
 
     @property
     def participants(self) -> list[str]:

@@ -98,8 +98,10 @@ class CoordinatorLog:
         rows = await self._fetch("SELECT coordinator FROM {t} WHERE gid = ?", (IDENTITY_ROW,))
         if not rows:
             try:
-                await self._execute("INSERT INTO {t} (gid, decision, coordinator, participants, decided_at) "
-                                    "VALUES (?, ?, ?, ?, ?)", (IDENTITY_ROW, "identity", secrets.token_hex(4), "[]", time.time()))
+                await self._execute(
+                    "INSERT INTO {t} (gid, decision, coordinator, participants, decided_at) VALUES (?, ?, ?, ?, ?)",
+                    (IDENTITY_ROW, "identity", secrets.token_hex(4), "[]", time.time()),
+                )
             except DuplicateKeyError:
                 pass  # another process gave it first
             rows = await self._fetch("SELECT coordinator FROM {t} WHERE gid = ?", (IDENTITY_ROW,))
@@ -109,8 +111,10 @@ class CoordinatorLog:
     async def record(self, gid: str, decision: str, coordinator: str, participants: list[str]) -> str:
         """Record ``decision`` for ``gid`` unless one is recorded already; returns the decision in force."""
         try:
-            await self._execute("INSERT INTO {t} (gid, decision, coordinator, participants, decided_at) "
-                                "VALUES (?, ?, ?, ?, ?)", (gid, decision, coordinator, json.dumps(participants), time.time()))
+            await self._execute(
+                "INSERT INTO {t} (gid, decision, coordinator, participants, decided_at) VALUES (?, ?, ?, ?, ?)",
+                (gid, decision, coordinator, json.dumps(participants), time.time()),
+            )
             return decision
         except DuplicateKeyError:
             found = await self.decision(gid)

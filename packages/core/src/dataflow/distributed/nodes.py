@@ -45,7 +45,9 @@ class DistributedTransactionScopeNode(wt._TransactionNode):
         "timeout": wt._param("timeout", "seconds before the branches are rolled back (default 60)", 60),
         "prepare_timeout": wt._param("prepare_timeout", "seconds for every participant to prepare (default 30)", 30),
         "commit_timeout": wt._param("commit_timeout", "seconds for every participant to commit (default 30)", 30),
-        "rollback_on_error": wt._param("rollback_on_error", "roll back when a DataFlow node fails (default true)", True),
+        "rollback_on_error": wt._param(
+            "rollback_on_error", "roll back when a DataFlow node fails (default true)", True
+        ),
     }
 
     async def act(self, params: dict) -> dict:

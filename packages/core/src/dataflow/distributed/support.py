@@ -162,7 +162,9 @@ class BranchTransaction(SQLTransaction):
     async def _on_conn(self, fn: Callable[[Any], Awaitable[Any]], timeout: float | None) -> Any:
         if self.loop is not None and self.loop is not asyncio.get_running_loop():
             if not self.loop.is_running():
-                raise TransactionError("this transaction's event loop is not running; use it from the code that began it")
+                raise TransactionError(
+                    "this transaction's event loop is not running; use it from the code that began it"
+                )
             return await run_on(self.loop, self._on_conn(fn, timeout))
         async with self.lock:
             return await fn(self.conn)

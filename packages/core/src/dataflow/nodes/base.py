@@ -137,7 +137,8 @@ class DataFlowNode(AsyncNode):
                 raise UnknownFieldError(f"{self.model.name}: unknown field {name!r} for {type(self).__name__}; "
                                         f"fields: {fields}", field=name)
             raise ValidationError(
-                f"unknown parameter(s) {sorted(unknown)} for {type(self).__name__}; valid: {', '.join(sorted(self._allowed))}"
+                f"unknown parameter(s) {sorted(unknown)} for {type(self).__name__}; valid: "
+                f"{', '.join(sorted(self._allowed))}"
             )
         return params
 
@@ -219,11 +220,15 @@ def _param(name: str, description: str) -> NodeParameter:
 
 
 COMMON = {
-    "read": {"id": "primary key of the record", "record_id": "alias of id", "filter": "find the first match instead of by id",
-             "order_by": "order used with filter", "raise_on_not_found": "False returns {'found': False} instead of failing",
-             "include_deleted": "also see soft-deleted records", "use_primary": "True reads from the primary, never a read replica",
+    "read": {"id": "primary key of the record", "record_id": "alias of id",
+             "filter": "find the first match instead of by id",
+             "order_by": "order used with filter",
+             "raise_on_not_found": "False returns {'found': False} instead of failing",
+             "include_deleted": "also see soft-deleted records",
+             "use_primary": "True reads from the primary, never a read replica",
              "include": "related records to add (docs/relationships.md)"},
-    "update": {"id": "primary key of the record", "record_id": "alias of id", "filter": "update the one record matching it",
+    "update": {"id": "primary key of the record", "record_id": "alias of id",
+               "filter": "update the one record matching it",
                "fields": "new field values", "updates": "alias of fields"},
     "delete": {"id": "primary key of the record", "record_id": "alias of id",
                "soft_delete": "False forces a hard delete on a soft-delete model"},

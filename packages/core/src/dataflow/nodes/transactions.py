@@ -164,10 +164,12 @@ DATAFLOW_PARAM = _param("dataflow", "namespace or URL of the DataFlow, when seve
 class TransactionScopeNode(_TransactionNode):
     """Begin a transaction that the following DataFlow nodes of this run share."""
 
-    _parameters = {"isolation_level": _param("isolation_level", "read_committed, repeatable_read, serializable, …"),
-                   "timeout": _param("timeout", "seconds before the transaction is rolled back (default 60)"),
-                   "rollback_on_error": _param("rollback_on_error", "roll back when a DataFlow node fails (default true)"),
-                   "dataflow": DATAFLOW_PARAM}
+    _parameters = {
+        "isolation_level": _param("isolation_level", "read_committed, repeatable_read, serializable, …"),
+        "timeout": _param("timeout", "seconds before the transaction is rolled back (default 60)"),
+        "rollback_on_error": _param("rollback_on_error", "roll back when a DataFlow node fails (default true)"),
+        "dataflow": DATAFLOW_PARAM,
+    }
 
     async def act(self, params: dict) -> dict:
         global _scopes_used
@@ -180,7 +182,9 @@ class TransactionScopeNode(_TransactionNode):
         state = run_state(self, create=True)
         existing = state.get(id(db))
         if existing is not None and existing.handle.active:
-            raise TransactionError("a transaction is already open in this workflow run; use TransactionSavepointNode to nest")
+            raise TransactionError(
+                "a transaction is already open in this workflow run; use TransactionSavepointNode to nest"
+            )
         await db._prepare_all()
         handle = await begin_transaction(db.backend, isolation)
         state[id(db)] = WorkflowTransaction(db, handle, timeout, params.get("rollback_on_error", True) is not False)
@@ -227,7 +231,10 @@ class TransactionSavepointNode(_TransactionNode):
 class TransactionRollbackToSavepointNode(_TransactionNode):
     """Undo everything since a savepoint; the transaction stays open."""
 
-    _parameters = {"savepoint": _param("savepoint", "name given to TransactionSavepointNode"), "dataflow": DATAFLOW_PARAM}
+    _parameters = {
+        "savepoint": _param("savepoint", "name given to TransactionSavepointNode"),
+        "dataflow": DATAFLOW_PARAM,
+    }
 
     async def act(self, params: dict) -> dict:
         tx = self._current(params)

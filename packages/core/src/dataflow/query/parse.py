@@ -107,7 +107,9 @@ class _Parser:
                 raise FilterError(f"JSON path {_shortened(key)!r} has {len(segments)} segments; at most "
                                   f"{MAX_PATH_SEGMENTS} are allowed after the field name", path=_shortened(path))
             if spec.kind != "json":
-                raise FilterError(f"field {name!r} is {spec.kind}, not JSON: dotted paths need a dict/list field", path=path)
+                raise FilterError(
+                    f"field {name!r} is {spec.kind}, not JSON: dotted paths need a dict/list field", path=path
+                )
             for seg in segments:
                 if not _PATH_SEGMENT.match(seg):
                     raise FilterError(f"invalid JSON path segment {seg!r} (letters, digits, '_' and '-')", path=path)

@@ -52,7 +52,9 @@ _OUTSIDE = {**CATEGORIES, "b": f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WOR
 _REPEAT = re.compile(r"\{\d*(?:,\d*)?\}")
 _FLAGS = re.compile(r"\(\?([aiLmsux]*)(?:-([imsx]*))?([:)])")
 _HEADER = re.compile(r"\(\?(?:P<[^>]*>|P=[^)]*\)|\([^)]*\)|<=|<!|=|!|>)")
-_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|0[0-7]{0,2}|[1-7][0-7]{2}|[0-9]+|.)", re.S)
+_ESCAPE = re.compile(
+    r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|0[0-7]{0,2}|[1-7][0-7]{2}|[0-9]+|.)", re.S
+)
 
 
 def _regex() -> Any:

@@ -62,9 +62,11 @@ def serve(db: DataFlow, app: Any = None, *, models: list[str] | None = None, ope
     elif nexus_options:
         raise TypeError(f"Nexus options {sorted(nexus_options)} apply only when serve() creates the app")
     if getattr(app, "_enable_durability", False):
-        _log.warning("this Nexus has enable_durability=True (its default): it answers a request identical to an earlier "
-                     "one with the stored response without running it, so a repeated create is not written and a "
-                     "repeated list can be stale. Use Nexus(..., enable_durability=False) for a DataFlow API.")
+        _log.warning(
+            "this Nexus has enable_durability=True (its default): it answers a request identical to an earlier "
+            "one with the stored response without running it, so a repeated create is not written and a "
+            "repeated list can be stale. Use Nexus(..., enable_durability=False) for a DataFlow API."
+        )
     for name, workflow in build_workflows(db, models=models, operations=operations).items():
         app.register(name, workflow)
         _describe_mcp_tool(app, name, workflow)

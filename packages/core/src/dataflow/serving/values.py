@@ -104,7 +104,9 @@ def decode_filter(model: ModelSpec, where: Any) -> Any:
 
 
 def _decode_condition(model: ModelSpec, name: str, condition: Any) -> Any:
-    if not (isinstance(condition, dict) and condition and all(isinstance(k, str) and k.startswith("$") for k in condition)):
+    if not (
+        isinstance(condition, dict) and condition and all(isinstance(k, str) and k.startswith("$") for k in condition)
+    ):
         return decode_value(model, name, condition)
     out: dict[str, Any] = {}
     for op, operand in condition.items():

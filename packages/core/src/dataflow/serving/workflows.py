@@ -174,9 +174,12 @@ def build_workflows(db: DataFlow, models: list[str] | None = None,
         for operation in chosen_ops:
             name = workflow_name(db, model_name, operation)
             schema = input_schema(model, operation)
-            workflow = Workflow(workflow_id=str(uuid.uuid4()), name=name, description=describe(model, operation, schema),
-                                metadata=WorkflowMetadata(input_schema=schema,
-                                                          dataflow={"model": model_name, "operation": operation}))
+            workflow = Workflow(
+                workflow_id=str(uuid.uuid4()),
+                name=name,
+                description=describe(model, operation, schema),
+                metadata=WorkflowMetadata(input_schema=schema, dataflow={"model": model_name, "operation": operation}),
+            )
             workflow.add_node(operation, _node_class(db, model, operation))
             workflows[name] = workflow
     return workflows

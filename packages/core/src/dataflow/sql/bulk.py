@@ -38,7 +38,11 @@ class BulkPrimitives:
             stmt = (sa.update(table).values({c: sa.bindparam(f"_v_{c}") for c in columns})
                     .where(table.c[model.primary_key] == sa.bindparam("_key"), *conds))
             compiled = stmt.compile(dialect=self.dialect)
-            expected = [*(f"_v_{c}" for c in columns), "_key", *(f"_scope_{n}" for n, v in scope.items() if v is not None)]
+            expected = [
+                *(f"_v_{c}" for c in columns),
+                "_key",
+                *(f"_scope_{n}" for n, v in scope.items() if v is not None),
+            ]
             assert list(compiled.positiontup or []) == expected, compiled.positiontup
             sql = self._sql_cache[key] = str(compiled)
         return sql

@@ -36,7 +36,10 @@ class Codec:
         if plan is None:
             self._adopt_extension_types(model)
             decoders = [(f.name, self.decoders.get(f.kind)) for f in model.fields.values()]
-            plan = self._row_decoders[model.name] = (tuple(model.fields), [(n, d) for n, d in decoders if d is not None])
+            plan = self._row_decoders[model.name] = (
+                tuple(model.fields),
+                [(n, d) for n, d in decoders if d is not None],
+            )
         return plan
 
     def _adopt_extension_types(self, model: ModelSpec) -> None:

@@ -84,8 +84,10 @@ async def add_constraint(backend: Any, model: ModelSpec, relation_name: str) -> 
         more = " (first 10 shown)" if len(found) >= ORPHANS_SHOWN else ""
         raise SchemaError(
             f"cannot add the foreign key {model.table}.{rel.local} -> {rel.target_spec.table}"  # type: ignore[union-attr]
-            f"({rel.remote}): rows of {model.table} refer to keys that do not exist: {rows}{more}. Nothing was changed; "
-            f"fix or delete those rows (or set {rel.local} to null), then migrate again")
+            f"({rel.remote}): rows of {model.table} refer to keys that do not exist: {rows}{more}. Nothing was "
+            "changed; "
+            f"fix or delete those rows (or set {rel.local} to null), then migrate again"
+        )
     table = backend.table(model)
     constraint = next(c for c in table.foreign_key_constraints if c.name == constraint_name(model, rel))
     if backend.name != "sqlite":

@@ -54,8 +54,10 @@ class Migrations:
             if not create:
                 mismatch = [s for s in plan.steps if s.action in MISMATCHES]
                 if mismatch:
-                    raise SchemaError("the models do not match the existing tables (DataFlow issues no DDL in "
-                                      "existing_schema_mode / auto_migrate=False): " + "; ".join(s.mismatch() for s in mismatch))
+                    raise SchemaError(
+                        "the models do not match the existing tables (DataFlow issues no DDL in "
+                        "existing_schema_mode / auto_migrate=False): " + "; ".join(s.mismatch() for s in mismatch)
+                    )
                 return
             by_name = {m.name: m for m in models}
             steps = list(plan.safe)
@@ -83,13 +85,19 @@ class Migrations:
                 if step.action == "required_column":
                     value = (backfill or {}).get(step.model, {}).get(step.column)
                     if value is None and not await self._table_is_empty(step.table):
-                        raise SchemaError(f"model {step.model}: required field {step.column!r} needs a backfill value: "
-                                          f"db.migrate(apply=True, backfill={{{step.model!r}: {{{step.column!r}: <value>}}}})")
+                        raise SchemaError(
+                            f"model {step.model}: required field {step.column!r} needs a backfill value: "
+                            f"db.migrate(apply=True, backfill={{{step.model!r}: {{{step.column!r}: <value>}}}})"
+                        )
                     step.data["default"] = value
             if apply and steps:
                 await self.apply_steps({m.name: m for m in models}, steps)
                 self.drift = []
-        return plan.as_dicts() if not apply else [s for s in plan.as_dicts() if s["action"] != "drop_column" or drop_columns]
+        return (
+            plan.as_dicts()
+            if not apply
+            else [s for s in plan.as_dicts() if s["action"] != "drop_column" or drop_columns]
+        )
 
     async def apply_steps(self, models: dict[str, ModelSpec], steps: list) -> None:
         if not steps:
@@ -115,7 +123,9 @@ class Migrations:
                 if step.action == "required_column":  # added nullable, filled: now as a fresh table has it
                     await self.require_column(model, field)
             elif step.action == "rename_column":
-                await self.execute(f"ALTER TABLE {table} RENAME COLUMN {quote(step.data['old'])} TO {quote(step.column)}", ())
+                await self.execute(
+                    f"ALTER TABLE {table} RENAME COLUMN {quote(step.data['old'])} TO {quote(step.column)}", ()
+                )
             elif step.action == "drop_column":
                 await self.execute(f"ALTER TABLE {table} DROP COLUMN {quote(step.column)}", ())
             elif step.action == "change_type":
@@ -128,7 +138,9 @@ class Migrations:
 
     async def require_column(self, model: ModelSpec, field) -> None:
         """Make a column just added and backfilled ``NOT NULL`` (a dialect without this syntax overrides it)."""
-        await self.execute(f"ALTER TABLE {self.quote(model.table)} ALTER COLUMN {self.quote(field.name)} SET NOT NULL", ())
+        await self.execute(
+            f"ALTER TABLE {self.quote(model.table)} ALTER COLUMN {self.quote(field.name)} SET NOT NULL", ()
+        )
 
     async def change_column_type(self, model: ModelSpec, field) -> None:
         raise SchemaError(f"backend {self.name!r} cannot change the type of {model.table}.{field.name} in place")
@@ -138,7 +150,9 @@ class Migrations:
                            sa.Column("applied_at", sa.String(40)), sa.Column("step", sa.Text))
         await self.execute(str(CreateTable(history, if_not_exists=True).compile(dialect=self.dialect)), ())
         stamp = dt.datetime.now(dt.timezone.utc).isoformat()
-        sql = f"INSERT INTO dataflow_migrations (applied_at, step) VALUES ({self.placeholder(1)}, {self.placeholder(2)})"
+        sql = (
+            f"INSERT INTO dataflow_migrations (applied_at, step) VALUES ({self.placeholder(1)}, {self.placeholder(2)})"
+        )
         await self.execute_many(sql, [(stamp, s.describe()) for s in steps])
 
 

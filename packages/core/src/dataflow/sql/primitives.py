@@ -204,7 +204,10 @@ class Primitives:
         return int((await self.fetch(sql, params))[0][0])
 
     def _values(self, model: ModelSpec, values: dict) -> dict:
-        return {k: sa.literal(self.encode_value(model.fields[k].kind, v), type_=sa.types.NullType()) for k, v in values.items()}
+        return {
+            k: sa.literal(self.encode_value(model.fields[k].kind, v), type_=sa.types.NullType())
+            for k, v in values.items()
+        }
 
     async def update(self, model, where, values, *, returning: bool):
         table = self.table(model)
@@ -282,8 +285,12 @@ class Primitives:
             if len(cols) == 1:
                 cond = cols[0].in_([self.encode_value(model.fields[conflict_on[0]].kind, k[0]) for k in part])
             else:
-                cond = sa.or_(*(sa.and_(*(col == self._bind(model, name, v) for col, name, v in zip(cols, conflict_on, k)))
-                                for k in part))
+                cond = sa.or_(
+                    *(
+                        sa.and_(*(col == self._bind(model, name, v) for col, name, v in zip(cols, conflict_on, k)))
+                        for k in part
+                    )
+                )
             sql, params = self.compile(sa.select(*cols).where(cond))
             for record in await self.fetch(sql, params):
                 found.add(self.decode_key(model, conflict_on, record))

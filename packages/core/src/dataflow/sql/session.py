@@ -252,7 +252,8 @@ class SQLSession(StatementPath):
 
     async def connection_opened(self, conn: Any) -> None:
         """Run plugins' ``dataflow_connection_opened`` on a new connection: awaiting what they return, or refusing
-        an awaitable on a blocking backend, whose connections are synchronous (:class:`~dataflow.plugins.PluginHost`)."""
+        an awaitable on a blocking backend, whose connections are synchronous
+        (:class:`~dataflow.plugins.PluginHost`)."""
         if self.backend.blocking:
             self.host.connection_opened_sync(conn, self.backend)
         else:

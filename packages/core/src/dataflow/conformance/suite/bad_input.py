@@ -93,7 +93,7 @@ CASES = [
     BadCase("delete_without_id", "delete", {}, MissingFieldError),
     BadCase("delete_unknown_id", "delete", {"id": 999}, NotFoundError, vias=NODES_ONLY),
     BadCase("delete_wrong_id_type", "delete", {"id": [1]}, FieldTypeError),
-    # --- filters -------------------------------------------------------------------------------------------------------
+    # --- filters ------------------------------------------------------------------------------------------------------
     BadCase("filter_unknown_field", "list", {"filter": {"nickname": "x"}}, FilterError, path="nickname",
             says=("nickname", "email")),
     BadCase("filter_unknown_operator", "list", {"filter": {"$and": [{"name": "a"}, {"age": {"$gtt": 1}}]}},
@@ -126,7 +126,7 @@ CASES = [
     BadCase("filter_not_a_dict", "list", {"filter": "name = 'x'"}, FilterError, path="filter"),
     BadCase("filter_bad_value_in_count", "count", {"filter": {"born": {"$gt": "not a date"}}}, FilterError,
             path="born.$gt"),
-    # --- paging and ordering ----------------------------------------------------------------------------------------------
+    # --- paging and ordering ------------------------------------------------------------------------------------------
     BadCase("negative_limit", "list", {"limit": -1}, FilterError, path="limit"),
     BadCase("negative_offset", "list", {"offset": -5}, FilterError, path="offset"),
     BadCase("bool_limit", "list", {"limit": True}, FilterError, path="limit"),
@@ -134,7 +134,7 @@ CASES = [
     BadCase("invalid_order_by", "list", {"order_by": "-nickname"}, FilterError, path="order_by[0]"),
     BadCase("unknown_list_parameter", "list", {"filtr": {"age": 1}}, ValidationError, vias=NODES_ONLY,
             says=("filtr", "filter")),
-    # --- upsert and bulk ---------------------------------------------------------------------------------------------------
+    # --- upsert and bulk ----------------------------------------------------------------------------------------------
     BadCase("upsert_unknown_field", "upsert", {"where": {"email": "u@x"}, "create": {"name": "u", "nick": 1}},
             UnknownFieldError),
     BadCase("upsert_missing_required", "upsert", {"where": {"email": "u@x"}}, MissingFieldError),

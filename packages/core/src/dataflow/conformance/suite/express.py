@@ -13,7 +13,10 @@ from .base import SuiteBase
 SEQUENCE: list[tuple[str, dict]] = [
     ("create", {"name": "a", "email": "a@x", "age": 1}),
     ("create", {"name": "b", "email": "b@x", "age": 2}),
-    ("bulk_create", {"data": [{"name": f"c{i}", "email": f"c{i}@x", "age": 3 + i} for i in range(3)], "return_ids": True}),
+    (
+        "bulk_create",
+        {"data": [{"name": f"c{i}", "email": f"c{i}@x", "age": 3 + i} for i in range(3)], "return_ids": True},
+    ),
     ("read", {"id": 2}),
     ("update", {"id": 1, "fields": {"age": 10}}),
     ("list", {"filter": {"age": {"$gte": 2}}, "order_by": ["-age"], "limit": 3, "offset": 1}),
@@ -67,7 +70,8 @@ class ExpressSuite(SuiteBase):
             cls = type(name, (), {
                 "__annotations__": {"name": str, "email": str, "age": int},
                 "age": 0,
-                "__dataflow__": {"indexes": [{"name": f"uq_{name.lower()}_email", "fields": ["email"], "unique": True}]},
+                "__dataflow__": {
+                    "indexes": [{"name": f"uq_{name.lower()}_email", "fields": ["email"], "unique": True}]},
                 "__module__": __name__,
             })
             h.model(cls)

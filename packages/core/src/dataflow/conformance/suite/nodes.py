@@ -186,8 +186,12 @@ class NodesSuite(SuiteBase):
         assert out["id"] == out["record"]["id"]
         assert_row(out["record"])
         again = users.node("User", "upsert", params, runtime)
-        assert (again["created"], again["action"], again["record"]["name"], again["id"]) == (False, "updated", "changed",
-                                                                                             out["id"])
+        assert (again["created"], again["action"], again["record"]["name"], again["id"]) == (
+            False,
+            "updated",
+            "changed",
+            out["id"],
+        )
 
     def test_bulk_create(self, users: Harness, runtime: str) -> None:
         """BulkCreate returns processed, inserted, skipped, batch_size, operation, success (+ ids on request)."""

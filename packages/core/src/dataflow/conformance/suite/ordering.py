@@ -187,7 +187,11 @@ class OrderingSuite(SuiteBase):
         h, spec, rows = sample
 
         @property_settings(dataflow_examples)
-        @given(order_by=strategies.order_by(strategies.SORTABLE_NO_DECIMAL), limit=st.integers(0, 30), offset=st.integers(0, 30))
+        @given(
+            order_by=strategies.order_by(strategies.SORTABLE_NO_DECIMAL),
+            limit=st.integers(0, 30),
+            offset=st.integers(0, 30),
+        )
         def check(order_by: Any, limit: int, offset: int) -> None:
             expected = reference(spec, rows, order_by)
             out = h.node("Sample", "list", {"order_by": order_by, "limit": limit, "offset": offset})

@@ -177,7 +177,9 @@ class UpsertSuite(SuiteBase):
             __dataflow__ = {"indexes": [{"fields": ["shop", "sku"], "unique": True}]}
 
         h.x.upsert_advanced("Stock", {"shop": "a", "sku": "x"}, {"qty": 1}, {"qty": 5})
-        out = h.x.upsert_advanced("Stock", {"sku": "x", "shop": "a"}, {"qty": 1}, {"qty": 5}, conflict_on=["sku", "shop"])
+        out = h.x.upsert_advanced(
+            "Stock", {"sku": "x", "shop": "a"}, {"qty": 1}, {"qty": 5}, conflict_on=["sku", "shop"]
+        )
         assert out["action"] == "updated" and out["record"]["qty"] == 5
         h.x.upsert_advanced("Stock", {"shop": "b", "sku": "x"}, {"qty": 7})
         assert [(r["shop"], r["qty"]) for r in h.rows("Stock")] == [("a", 5), ("b", 7)]
@@ -307,7 +309,12 @@ class BulkSuite(SuiteBase):
         data = [{"id": rows[2]["id"], "age": 1}, {"id": rows[0]["id"], "name": "first", "age": 2}]
         out = people.op(via, "Person", "bulk_update", {"data": data})
         assert (out["processed"], out["updated"]) == (2, 2)
-        assert [(r["name"], r["age"]) for r in people.rows("Person")] == [("first", 2), ("p1", 10), ("p2", 1), ("p3", 30)]
+        assert [(r["name"], r["age"]) for r in people.rows("Person")] == [
+            ("first", 2),
+            ("p1", 10),
+            ("p2", 1),
+            ("p3", 30),
+        ]
 
     @requires("transactions")
     def test_bulk_update_by_data_all_or_nothing(self, people: Harness, via: str) -> None:
