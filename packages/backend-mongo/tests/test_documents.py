@@ -82,12 +82,32 @@ def test_eight_nodes_are_registered(mongo):
 
 def test_insert_find_count(mongo, runtime):
     db = mongo.backend.database
-    out = run(runtime,
-              ("DocumentInsertNode", "a", {"database": db, "collection": "people",
-                                           "document": {"name": "Ann", "age": 31, "tags": ["x"], "joined":
-                                                        dt.datetime(2024, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)}}),
-              ("DocumentInsertNode", "b", {"database": db, "collection": "people",
-                                           "document": {"_id": "bob", "name": "Bob", "age": 25, "pay": Decimal("10.50")}}))
+    out = run(
+        runtime,
+        (
+            "DocumentInsertNode",
+            "a",
+            {
+                "database": db,
+                "collection": "people",
+                "document": {
+                    "name": "Ann",
+                    "age": 31,
+                    "tags": ["x"],
+                    "joined": dt.datetime(2024, 1, 2, 3, 4, 5, 6000, tzinfo=UTC),
+                },
+            },
+        ),
+        (
+            "DocumentInsertNode",
+            "b",
+            {
+                "database": db,
+                "collection": "people",
+                "document": {"_id": "bob", "name": "Bob", "age": 25, "pay": Decimal("10.50")},
+            },
+        ),
+    )
     assert isinstance(out["a"]["inserted_id"], ObjectId) and out["b"]["inserted_id"] == "bob"
     assert out["a"]["result"] == {"inserted_id": out["a"]["inserted_id"], "success": True}
     found = run(runtime,
@@ -150,13 +170,21 @@ def test_aggregate(mongo, raw, runtime):
 
 def test_create_index_unique_sparse_ttl(mongo, raw, runtime):
     db = mongo.backend.database
-    out = run(runtime,
-              ("CreateIndexNode", "u", {"database": db, "collection": "users", "keys": "email", "unique": True,
-                                        "name": "ux_email"}),
-              ("CreateIndexNode", "s", {"database": db, "collection": "users", "keys": [("nick", "asc")], "sparse": True}),
-              ("CreateIndexNode", "c", {"database": db, "collection": "users", "keys": {"last": 1, "first": -1}}),
-              ("CreateIndexNode", "t", {"database": db, "collection": "sessions", "keys": ["seen"],
-                                        "expire_after_seconds": 3600}))
+    out = run(
+        runtime,
+        (
+            "CreateIndexNode",
+            "u",
+            {"database": db, "collection": "users", "keys": "email", "unique": True, "name": "ux_email"},
+        ),
+        ("CreateIndexNode", "s", {"database": db, "collection": "users", "keys": [("nick", "asc")], "sparse": True}),
+        ("CreateIndexNode", "c", {"database": db, "collection": "users", "keys": {"last": 1, "first": -1}}),
+        (
+            "CreateIndexNode",
+            "t",
+            {"database": db, "collection": "sessions", "keys": ["seen"], "expire_after_seconds": 3600},
+        ),
+    )
     assert out["u"]["index_name"] == "ux_email" and out["c"]["index_name"] == "last_1_first_-1"
     info = raw["users"].index_information()
     assert info["ux_email"]["unique"] is True and info["nick_1"]["sparse"] is True
@@ -196,16 +224,30 @@ def test_bulk_insert_without_transaction_says_what_was_written(mongo, raw, order
     assert "were written" in str(error)
 
 
-@pytest.mark.parametrize("node,params,path", [
-    ("DocumentFindNode", {"filter": {"$where": "this.a > 1"}}, "filter.$where"),
-    ("DocumentCountNode", {"filter": {"$expr": {"$function": {"body": "function() {return true}", "args": [],
-                                                              "lang": "js"}}}}, "filter.$expr.$function"),
-    ("MongoAggregateNode", {"pipeline": [{"$group": {"_id": None, "x": {"$accumulator": {}}}}]},
-     "pipeline[0].$group.x.$accumulator"),
-    ("MongoAggregateNode", {"pipeline": [{"$match": {"$where": "1"}}]}, "pipeline[0].$match.$where"),
-    ("DocumentUpdateNode", {"filter": {}, "update": {"$set": {"a": Code("function() {}")}}}, "update.$set.a"),
-    ("DocumentUpdateNode", {"filter": {}, "update": [{"$set": {"a": {"$function": {}}}}]}, "update[0].$set.a.$function"),
-], ids=["where", "function_in_expr", "accumulator", "where_in_match", "code_value", "function_in_pipeline_update"])
+@pytest.mark.parametrize(
+    "node,params,path",
+    [
+        ("DocumentFindNode", {"filter": {"$where": "this.a > 1"}}, "filter.$where"),
+        (
+            "DocumentCountNode",
+            {"filter": {"$expr": {"$function": {"body": "function() {return true}", "args": [], "lang": "js"}}}},
+            "filter.$expr.$function",
+        ),
+        (
+            "MongoAggregateNode",
+            {"pipeline": [{"$group": {"_id": None, "x": {"$accumulator": {}}}}]},
+            "pipeline[0].$group.x.$accumulator",
+        ),
+        ("MongoAggregateNode", {"pipeline": [{"$match": {"$where": "1"}}]}, "pipeline[0].$match.$where"),
+        ("DocumentUpdateNode", {"filter": {}, "update": {"$set": {"a": Code("function() {}")}}}, "update.$set.a"),
+        (
+            "DocumentUpdateNode",
+            {"filter": {}, "update": [{"$set": {"a": {"$function": {}}}}]},
+            "update[0].$set.a.$function",
+        ),
+    ],
+    ids=["where", "function_in_expr", "accumulator", "where_in_match", "code_value", "function_in_pipeline_update"],
+)
 def test_server_side_javascript_is_refused(mongo, raw, runtime, node, params, path):
     raw["js"].insert_one({"a": 1})
     error = fails(runtime, (node, "n", {"database": mongo.backend.database, "collection": "js", **params}))

@@ -27,8 +27,25 @@ META = [
 ]
 TAGS = [[1, "1", True], [[1], "a"], [], None, [None], [{"0": 1}], ["a", ["a"]], [{"k": 1}, 2], [1.5], ["é"],
         [0, False], ["x", "abc"], [[None]], [{"k": [1]}], ["ABC", "a%b"]]
-PATHS = ["meta.a", "meta.a.b", "meta.a.0", "meta.a.1", "meta.a.0.b", "meta.a.0.0", "meta.0", "meta.arr.0.0.b",
-         "meta.missing", "meta.a.b.c", "meta.a.1.0", "tags.0", "tags.1", "tags.0.0", "tags.0.k", "tags.1.0", "tags.0.k.0"]
+PATHS = [
+    "meta.a",
+    "meta.a.b",
+    "meta.a.0",
+    "meta.a.1",
+    "meta.a.0.b",
+    "meta.a.0.0",
+    "meta.0",
+    "meta.arr.0.0.b",
+    "meta.missing",
+    "meta.a.b.c",
+    "meta.a.1.0",
+    "tags.0",
+    "tags.1",
+    "tags.0.0",
+    "tags.0.k",
+    "tags.1.0",
+    "tags.0.k.0",
+]
 
 NAMED = [
     {"meta.a": 1}, {"meta.a": {"$ne": 1}}, {"meta.a": None}, {"meta.a": {"$ne": None}}, {"meta.a.b": 1},

@@ -51,12 +51,32 @@ from .writes import MongoWrites
 __all__ = ["COUNTERS", "PORTAL_THREAD", "MongoBackend", "MongoTransaction"]
 
 
-class MongoBackend(MongoConnections, MongoTransactions, MongoErrors, MongoSchema, MongoEncoding, MongoReads, MongoWrites,
-                   MongoAggregates, BulkWrites, Backend):
+class MongoBackend(
+    MongoConnections,
+    MongoTransactions,
+    MongoErrors,
+    MongoSchema,
+    MongoEncoding,
+    MongoReads,
+    MongoWrites,
+    MongoAggregates,
+    BulkWrites,
+    Backend,
+):
     name = "mongo"
     schemes = ("mongodb",)
-    capabilities = Capabilities(transactions=True, savepoints=False, returning=False, json_path=True, regex=True, native_upsert=False,
-                                concurrent_writers=True, vector_search=False, schemas=False, aggregates=True)
+    capabilities = Capabilities(
+        transactions=True,
+        savepoints=False,
+        returning=False,
+        json_path=True,
+        regex=True,
+        native_upsert=False,
+        concurrent_writers=True,
+        vector_search=False,
+        schemas=False,
+        aggregates=True,
+    )
 
     def __init__(self, url, host, **options) -> None:
         super().__init__(url, host, **options)

@@ -103,7 +103,9 @@ class MongoConnections:
         except driver.perr.ConfigurationError as exc:
             raise ConfigurationError(f"invalid MongoDB URL {self.url.masked()}: {self._describe(exc)}") from None
         except driver.perr.PyMongoError as exc:
-            raise ConnectionFailedError(f"cannot connect to MongoDB at {self.url.masked()}: {self._describe(exc)}") from None
+            raise ConnectionFailedError(
+                f"cannot connect to MongoDB at {self.url.masked()}: {self._describe(exc)}"
+            ) from None
 
     async def _conn(self) -> _Conn:
         if self.closed:

@@ -39,7 +39,8 @@ from .document_ops import OPERATIONS
 
 COMMON = {
     "collection": "collection name (required)",
-    "database": "which Mongo DataFlow: its namespace, its database name, or the DataFlow (needed when several are open)",
+    "database": "which Mongo DataFlow: its namespace, its database name, or the DataFlow "
+    "(needed when several are open)",
 }
 PARAMETERS: dict[str, dict[str, str]] = {
     "DocumentInsertNode": {"document": "the document to insert (required); a missing _id becomes an ObjectId",
@@ -167,7 +168,9 @@ class DocumentNode(AsyncNode):
         unknown = params.keys() - self._allowed
         if unknown:
             raise ValidationError(
-                f"unknown parameter(s) {sorted(unknown)} for {self.node_type}; valid: {', '.join(sorted(self._allowed))}")
+                f"unknown parameter(s) {sorted(unknown)} for {self.node_type}; "
+                f"valid: {', '.join(sorted(self._allowed))}"
+            )
         missing = [name for name in self._required if params.get(name) is None]
         if missing:
             raise ValidationError(f"{self.node_type}: missing required parameter(s) {', '.join(missing)}")

@@ -26,7 +26,11 @@ class _Plan:
         self.model = model
         self.pk = model.primary_key
         self.auto_id = model.pk.kind == "int"
-        self.encode = [(f.name, driver.mongo_name(f), driver.ENCODERS.get(f.kind)) for f in model.fields.values() if not f.primary_key]
+        self.encode = [
+            (f.name, driver.mongo_name(f), driver.ENCODERS.get(f.kind))
+            for f in model.fields.values()
+            if not f.primary_key
+        ]
         self.keys = {f.name: driver.mongo_name(f) for f in model.fields.values()}
         self.encoders = {f.name: driver.ENCODERS.get(f.kind) for f in model.fields.values()}
         self.decode = [(f.name, driver.mongo_name(f), driver.DECODERS.get(f.kind)) for f in model.fields.values()]

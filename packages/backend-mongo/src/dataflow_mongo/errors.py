@@ -29,8 +29,14 @@ class MongoErrors:
 
     def _translate(self, exc: BaseException, model: ModelSpec | None = None) -> DataFlowError:
         handle = self.bound_handle()
-        if (handle is not None and handle.session is not None and isinstance(exc, driver.perr.PyMongoError)
-                and not isinstance(exc, (driver.perr.InvalidDocument, driver.perr.InvalidName, driver.perr.ConfigurationError))):
+        if (
+            handle is not None
+            and handle.session is not None
+            and isinstance(exc, driver.perr.PyMongoError)
+            and not isinstance(
+                exc, (driver.perr.InvalidDocument, driver.perr.InvalidName, driver.perr.ConfigurationError)
+            )
+        ):
             handle.doom(f"an operation in it failed ({type(exc).__name__}), and MongoDB aborts a whole transaction "
                         "on a failed operation (it has no savepoints to return to)")
         custom = self.host.hook.dataflow_translate_error(error=exc, backend=self)
@@ -50,31 +56,50 @@ class MongoErrors:
                                          orig=exc, columns=cols, index=index)
             text = mask_secrets(str(first.get("errmsg") or exc), self.url)
             return DatabaseError(f"MongoDB bulk write failed{where}: {text}", orig=exc)
-        if isinstance(exc, driver.perr.DuplicateKeyError) or (isinstance(exc, driver.perr.OperationFailure) and exc.code == DUPLICATE_KEY):
+        if isinstance(exc, driver.perr.DuplicateKeyError) or (
+            isinstance(exc, driver.perr.OperationFailure) and exc.code == DUPLICATE_KEY
+        ):
             cols = self._key_columns(exc.details or {})
             return DuplicateKeyError(f"duplicate key: a record with the same {cols} already exists{where}",
                                      orig=exc, columns=cols)
         if isinstance(exc, driver.perr.ExecutionTimeout) or (
-                isinstance(exc, driver.perr.NetworkTimeout) and not isinstance(exc, driver.perr.ServerSelectionTimeoutError)):
+            isinstance(exc, driver.perr.NetworkTimeout) and not isinstance(exc, driver.perr.ServerSelectionTimeoutError)
+        ):
             seconds = self.statements.timeout or 0
-            return QueryTimeoutError(f"MongoDB{where}: the operation got no answer within its timeout of {seconds:g} s "
-                                     f"(the server is slow, paused or unreachable): {self._describe(exc)}. Retry if the "
-                                     "operation is safe to repeat, or raise query_timeout", orig=exc, timeout=seconds)
-        if isinstance(exc, (driver.perr.ServerSelectionTimeoutError, driver.perr.ConnectionFailure, driver.perr.AutoReconnect,
-                            driver.perr.NetworkTimeout)):
+            return QueryTimeoutError(
+                f"MongoDB{where}: the operation got no answer within its timeout of {seconds:g} s "
+                f"(the server is slow, paused or unreachable): {self._describe(exc)}. Retry if the "
+                "operation is safe to repeat, or raise query_timeout",
+                orig=exc,
+                timeout=seconds,
+            )
+        if isinstance(
+            exc,
+            (
+                driver.perr.ServerSelectionTimeoutError,
+                driver.perr.ConnectionFailure,
+                driver.perr.AutoReconnect,
+                driver.perr.NetworkTimeout,
+            ),
+        ):
             return ConnectionFailedError(f"cannot connect to MongoDB at {self.url.masked()}: {self._describe(exc)}",
                                          orig=exc)
         if isinstance(exc, driver.perr.OperationFailure) and exc.code in AUTH_CODES:
             return ConnectionFailedError(
-                f"MongoDB at {self.url.masked()} refused the credentials (authentication failed): {self._describe(exc)}",
-                orig=exc)
+                f"MongoDB at {self.url.masked()} refused the credentials (authentication failed): "
+                f"{self._describe(exc)}",
+                orig=exc,
+            )
         if isinstance(exc, driver.perr.PyMongoError) and exc.has_error_label("TransientTransactionError"):
             return TransactionConflictError(f"MongoDB transaction conflict{where} (a concurrent write touched the same "
                                  f"documents); nothing was written, retry: {self._describe(exc)}", orig=exc,
                                  retryable=True)
         if isinstance(exc, OverflowError):
             return FieldTypeError(f"a value{where} holds an integer beyond MongoDB's 64-bit range: {exc}")
-        if isinstance(exc, (driver.perr.InvalidDocument, driver.perr.InvalidName)) or type(exc).__name__ == "InvalidStringData":
+        if (
+            isinstance(exc, (driver.perr.InvalidDocument, driver.perr.InvalidName))
+            or type(exc).__name__ == "InvalidStringData"
+        ):
             return ValidationError(f"MongoDB cannot store this value{where}: {mask_secrets(str(exc), self.url)}")
         if isinstance(exc, driver.perr.ConfigurationError):
             return ConfigurationError(f"MongoDB configuration ({self.url.masked()}): {self._describe(exc)}")

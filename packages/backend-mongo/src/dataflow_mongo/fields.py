@@ -123,7 +123,9 @@ class TypedField:
     def _members(self, op: str, values: tuple) -> dict:
         if self.decimal:
             bounds = [None if v is None else decimal_bound(v, op) for v in values]
-            return {self.name: {"$" + op: [b for v, b in zip(values, bounds, strict=True) if v is None or b is not None]}}
+            return {
+                self.name: {"$" + op: [b for v, b in zip(values, bounds, strict=True) if v is None or b is not None]}
+            }
         return {self.name: {"$" + op: [self._enc(v) for v in values]}}
 
     def any_of(self, values: tuple) -> dict:

@@ -61,8 +61,14 @@ class MongoSchema:
             options["unique"] = True
             nullable = [f for f in fields if (f.nullable or f.managed) and not f.primary_key]
             if nullable:
-                conds = [{driver.mongo_name(f): ({"$type": STORED_TYPE[f.kind]} if f.kind in STORED_TYPE else {"$exists": True})}
-                         for f in fields]
+                conds = [
+                    {
+                        driver.mongo_name(f): (
+                            {"$type": STORED_TYPE[f.kind]} if f.kind in STORED_TYPE else {"$exists": True}
+                        )
+                    }
+                    for f in fields
+                ]
                 options["partialFilterExpression"] = conds[0] if len(conds) == 1 else {"$and": conds}
         try:
             await conn.coll(model.table).create_index(keys, **options)

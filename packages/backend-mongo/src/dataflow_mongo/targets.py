@@ -139,7 +139,8 @@ def resolve(choice: Any, node: str) -> MongoBackend:
         backend = distinct[0]
     else:
         raise ValidationError(
-            f"{node}: 'database' must be a DataFlow namespace, a database name or a DataFlow, got {type(choice).__name__}"
+            f"{node}: 'database' must be a DataFlow namespace, a database name or a DataFlow, "
+            f"got {type(choice).__name__}"
         )
     if backend.closed:
         raise ValidationError(f"{node}: the MongoDB DataFlow for {backend.target} is closed")

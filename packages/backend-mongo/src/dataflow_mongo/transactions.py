@@ -73,7 +73,9 @@ class MongoTransactions:
                     return await work(conn, self.session(conn))
             except (DatabaseError, driver.perr.PyMongoError) as exc:
                 orig = getattr(exc, "orig", None) if isinstance(exc, DatabaseError) else exc
-                transient = isinstance(orig, driver.perr.PyMongoError) and orig.has_error_label("TransientTransactionError")
+                transient = isinstance(orig, driver.perr.PyMongoError) and orig.has_error_label(
+                    "TransientTransactionError"
+                )
                 if nested or not transient or attempt == attempts - 1:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover

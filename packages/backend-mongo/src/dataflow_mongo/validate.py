@@ -70,7 +70,8 @@ def collection_name(value: Any) -> str:
         raise ValidationError(f"'collection' must be a non-empty collection name, got {value!r}", path="collection")
     if "$" in value or "\x00" in value or _SYSTEM.match(value) or value.startswith(".") or value.endswith("."):
         raise ValidationError(
-            f"invalid collection name {value!r}: no '$' or NUL, not starting with 'system.' or a dot", path="collection")
+            f"invalid collection name {value!r}: no '$' or NUL, not starting with 'system.' or a dot", path="collection"
+        )
     return value
 
 

@@ -44,7 +44,9 @@ from .urls import DatabaseURL, parse_url
 class DataFlow(SchemaMethods, Lifecycle):
     """A database, its models, their workflow nodes and the express API."""
 
-    def __init__(self, database_url: str | None = None, *, connection_string: str | None = None, **options: Any) -> None:
+    def __init__(
+        self, database_url: str | None = None, *, connection_string: str | None = None, **options: Any
+    ) -> None:
         check_options(options)
         self.url: DatabaseURL = parse_url(choose_url(database_url, connection_string))
         self.options = options
@@ -56,8 +58,10 @@ class DataFlow(SchemaMethods, Lifecycle):
         self.backend: Backend = backend_cls(self.url, self.host, **{k: v for k, v in options.items()
                                                                     if k in BACKEND_OPTIONS})
         if options.get("row_level_security") and not self.backend.capabilities.row_level_security:
-            raise ConfigurationError(f"row_level_security=True needs a backend that enforces it (PostgreSQL); "
-                                     f"{self.backend.name!r} does not. DataFlow's own tenant scoping applies everywhere.")
+            raise ConfigurationError(
+                f"row_level_security=True needs a backend that enforces it (PostgreSQL); "
+                f"{self.backend.name!r} does not. DataFlow's own tenant scoping applies everywhere."
+            )
         self.read_replicas = replicas.configure(self, options)
         """The read-replica router (``.stats()``), or None without ``read_urls`` (see dataflow.replicas)."""
         self.models: dict[str, ModelSpec] = {}
@@ -137,7 +141,10 @@ class DataFlow(SchemaMethods, Lifecycle):
         spec = declare(cls, self.host.field_types, table=table, multi_tenant=self.multi_tenant)
         previous = self.models.get(spec.name)
         if previous is not None:
-            same = previous.cls is not None and (previous.cls.__module__, previous.cls.__qualname__) == (cls.__module__, cls.__qualname__)
+            same = previous.cls is not None and (previous.cls.__module__, previous.cls.__qualname__) == (
+                cls.__module__,
+                cls.__qualname__,
+            )
             if not same:
                 raise ModelError(f"model {spec.name!r} is already declared on this DataFlow ({previous.cls!r})")
             if hasattr(self.backend, "forget_model"):  # a redeclared model: its table is built anew (relations)
@@ -157,7 +164,9 @@ class DataFlow(SchemaMethods, Lifecycle):
                     raise ModelError(f"model {spec.name}: two plugins generate the {op!r} node")
                 generated[op] = node_cls
         names = {cls_.__name__: cls_ for cls_ in generated.values()}
-        aliases = {f"{spec.name}_{OPERATIONS[op]}": c for op, c in generated.items() if op in OPERATIONS and not self.namespace}
+        aliases = {
+            f"{spec.name}_{OPERATIONS[op]}": c for op, c in generated.items() if op in OPERATIONS and not self.namespace
+        }
         ownership.claim(self, list(names) + list(aliases), spec.name)
         ownership.register(self, {**names, **aliases})
         self.models[spec.name] = spec
@@ -272,9 +281,11 @@ class DataFlow(SchemaMethods, Lifecycle):
         """Bind a tenant: ``with db.tenant("acme"):`` or ``async with db.tenant("acme"):``."""
         return TenantScope(tenant_id, set(self.tenant_context.tenants))
 
-    # --- running workflows ---------------------------------------------------------------------------------------------
+    # --- running workflows --------------------------------------------------------------------------------------------
 
-    def run(self, workflow: Any, inputs: dict[str, Any] | None = None, *, runtime: Any = None) -> tuple[dict, str | None]:
+    def run(
+        self, workflow: Any, inputs: dict[str, Any] | None = None, *, runtime: Any = None
+    ) -> tuple[dict, str | None]:
         """Run a workflow (a ``WorkflowBuilder`` or a built one) under ``LocalRuntime``, or ``runtime``.
 
         Returns ``(results, run_id)`` like ``runtime.execute``; a failing DataFlow node raises its
@@ -286,7 +297,7 @@ class DataFlow(SchemaMethods, Lifecycle):
         """:meth:`run` under ``AsyncLocalRuntime`` (or ``runtime``), for async code."""
         return await workflows.run_async(workflow, inputs, runtime)
 
-    # --- extension API (docs/extension-api.md) -------------------------------------------------------------------------
+    # --- extension API (docs/extension-api.md) ------------------------------------------------------------------------
 
     async def backend_for(self, model: Any) -> Backend:
         """The backend, with ``model``'s table ensured (the first use opens it and creates tables, once)."""
@@ -309,7 +320,7 @@ class DataFlow(SchemaMethods, Lifecycle):
         is already running here."""
         return self._runner.run(coro)
 
-    # --- dispatch from nodes ---------------------------------------------------------------------------------------------
+    # --- dispatch from nodes ------------------------------------------------------------------------------------------
 
     async def _call(self, operation: str, model: ModelSpec, params: dict) -> dict:
         payload = await _DISPATCH[operation](self._ops, model, params)

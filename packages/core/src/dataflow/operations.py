@@ -144,7 +144,9 @@ class Operations(BulkOperations):
                 if len(matches) != 1:
                     if not matches:
                         raise NotFoundError(f"no {model.name} record matches the filter", model=model.name)
-                    raise ValidationError(f"{model.name} update: the filter matches more than one record; use BulkUpdate")
+                    raise ValidationError(
+                        f"{model.name} update: the filter matches more than one record; use BulkUpdate"
+                    )
                 return await self._update_one(model, backend, matches[0][model.primary_key], changes)
         return await self._update_one(model, backend, self._id_from(model, key_params), changes)
 
@@ -198,7 +200,7 @@ class Operations(BulkOperations):
         backend = await self._backend(model)
         return {"count": await backend.count(model, where)}
 
-    # --- upsert ------------------------------------------------------------------------------------------------------------
+    # --- upsert -------------------------------------------------------------------------------------------------------
 
     def _conflict_target(self, model: ModelSpec, conflict_on: Any, default: list[str]) -> tuple[str, ...]:
         cols = default if conflict_on in (None, [], ()) else conflict_on
@@ -208,7 +210,9 @@ class Operations(BulkOperations):
             raise ValidationError(f"{model.name} upsert: conflict_on must be a list of field names, got {cols!r}")
         for col in cols:
             if col not in model.fields:
-                raise ValidationError(f"{model.name} upsert: unknown field {col!r} in conflict_on; fields: {', '.join(model.fields)}")
+                raise ValidationError(
+                    f"{model.name} upsert: unknown field {col!r} in conflict_on; fields: {', '.join(model.fields)}"
+                )
         target = tuple(cols)
         if model.multi_tenant and "tenant_id" not in target and target != (model.primary_key,):
             target = ("tenant_id", *target)
@@ -228,7 +232,9 @@ class Operations(BulkOperations):
     async def upsert(self, model: ModelSpec, params: dict) -> dict:
         where = params.get("where")
         if not isinstance(where, dict) or not where:
-            raise ValidationError(f"{model.name} upsert: 'where' must be a non-empty dict of field values that identify the record")
+            raise ValidationError(
+                f"{model.name} upsert: 'where' must be a non-empty dict of field values that identify the record"
+            )
         create = params.get("create") or {}
         update = params.get("update") or {}
         if not isinstance(create, dict) or not isinstance(update, dict):
@@ -238,7 +244,9 @@ class Operations(BulkOperations):
         row = self._tenant_rows(model, [writer.new_row({**create, **where})])[0]
         missing = [c for c in target if row.get(c) is None]
         if missing:
-            raise ValidationError(f"{model.name} upsert: conflict column(s) {missing} need values in 'where' or 'create'")
+            raise ValidationError(
+                f"{model.name} upsert: conflict column(s) {missing} need values in 'where' or 'create'"
+            )
         changes = writer.changes(update)
         if changes and model.timestamps:
             changes["updated_at"] = row["updated_at"]
@@ -266,8 +274,10 @@ class Operations(BulkOperations):
                 if found["tenant_id"] != tenant:
                     from .errors import DuplicateKeyError
 
-                    raise DuplicateKeyError(f"{model.name}: a record with {target[0]} {found[target[0]]!r} already exists; "
-                                            "nothing was written")
+                    raise DuplicateKeyError(
+                        f"{model.name}: a record with {target[0]} {found[target[0]]!r} already exists; "
+                        "nothing was written"
+                    )
 
 
 __all__ = ["Operations", "TRUE"]

@@ -96,7 +96,9 @@ class BulkOperations:
         values = params.get("fields") or params.get("update") or {}
         changes = writer.changes(values)
         if not changes:
-            raise ValidationError(f"{model.name} bulk_update: pass 'fields' (or 'update') with the new values, or 'data' records with ids")
+            raise ValidationError(
+                f"{model.name} bulk_update: pass 'fields' (or 'update') with the new values, or 'data' records with ids"
+            )
         raw_filter = params.get("filter")
         self._confirm(model, raw_filter, params, "bulk_update")
         where = self._filter(model, raw_filter)
@@ -125,7 +127,9 @@ class BulkOperations:
                 elif not isinstance(rec, dict):
                     ids.append(rec)
                 else:
-                    raise ValidationError(f"{model.name} record at index {i}: bulk delete by 'data' needs {model.primary_key!r}")
+                    raise ValidationError(
+                        f"{model.name} record at index {i}: bulk delete by 'data' needs {model.primary_key!r}"
+                    )
         if ids is not None:
             if not isinstance(ids, (list, tuple)):
                 raise ValidationError(f"{model.name} bulk_delete: 'ids' must be a list")
@@ -141,7 +145,9 @@ class BulkOperations:
         if hard:
             count = await backend.delete(model, self._visible(model, where, True))
         else:
-            count = await backend.update(model, self._visible(model, where, False), {"deleted_at": now()}, returning=False)
+            count = await backend.update(
+                model, self._visible(model, where, False), {"deleted_at": now()}, returning=False
+            )
         return {"processed": count if processed is None else processed, "deleted": count,
                 "operation": "bulk_delete", "success": True}
 
@@ -149,7 +155,9 @@ class BulkOperations:
     async def bulk_upsert(self, model: ModelSpec, params: dict) -> dict:
         records = self._records(model, params.get("data"), "bulk_upsert")
         writer = self.writer(model)
-        target = self._conflict_target(model, params.get("conflict_on") or params.get("match_fields"), [model.primary_key])
+        target = self._conflict_target(
+            model, params.get("conflict_on") or params.get("match_fields"), [model.primary_key]
+        )
         update_fields = params.get("update_fields")
         managed = ("tenant_id",) if model.multi_tenant else ()
         if managed:

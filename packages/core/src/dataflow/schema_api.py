@@ -15,7 +15,7 @@ from .model import ModelSpec, model_from_table
 class SchemaMethods:
     """Schema entry points of :class:`dataflow.DataFlow`."""
 
-    # --- existing databases ---------------------------------------------------------------------------------------------
+    # --- existing databases -------------------------------------------------------------------------------------------
 
     async def discover_schema_async(self, use_real_inspection: bool = True, tables: list[str] | None = None) -> dict:
         """Tables and views of the database with columns, keys, indexes and foreign keys.
@@ -53,7 +53,9 @@ class SchemaMethods:
                 raise ModelError(f"table {table!r} has no tenant_id column: a multi-tenant DataFlow cannot register it "
                                  "(its rows would be visible to every tenant)")
             if spec.name in self.models:
-                raise ModelError(f"model {spec.name!r} (table {table!r}) is already declared; pass names={{{table!r}: 'Other'}}")
+                raise ModelError(
+                    f"model {spec.name!r} (table {table!r}) is already declared; pass names={{{table!r}: 'Other'}}"
+                )
             self._register(spec)
             registered.append(spec.name)
             generated[table] = self.nodes(spec.name)
@@ -63,7 +65,7 @@ class SchemaMethods:
     def register_schema_as_models(self, tables: list[str] | None = None, names: dict[str, str] | None = None) -> dict:
         return self._runner.run(self.register_schema_as_models_async(tables, names))
 
-    # --- migrations ----------------------------------------------------------------------------------------------------
+    # --- migrations ---------------------------------------------------------------------------------------------------
 
     async def migration_plan_async(self, renames: dict[str, dict[str, str]] | None = None) -> list[dict]:
         """Every difference between the declared models and the database, nothing applied."""
@@ -74,8 +76,14 @@ class SchemaMethods:
     def migration_plan(self, renames: dict[str, dict[str, str]] | None = None) -> list[dict]:
         return self._runner.run(self.migration_plan_async(renames))
 
-    async def migrate_async(self, apply: bool = False, *, renames: dict[str, dict[str, str]] | None = None,
-                            backfill: dict[str, dict[str, Any]] | None = None, drop_columns: bool = False) -> list[dict]:
+    async def migrate_async(
+        self,
+        apply: bool = False,
+        *,
+        renames: dict[str, dict[str, str]] | None = None,
+        backfill: dict[str, dict[str, Any]] | None = None,
+        drop_columns: bool = False,
+    ) -> list[dict]:
         """Show the plan (``apply=False``) or apply it, type changes and renames included, in one unit of work.
 
         ``renames={"User": {"old_name": "new_name"}}`` renames columns (data kept); ``backfill`` gives values
@@ -128,10 +136,12 @@ class SchemaMethods:
             except SchemaError as error:
                 if create:
                     raise
-                raise SchemaError(f"{error.message}. Create the tables with db.create_tables() (await "
-                                  "db.create_tables_async() in async code) or apply changes with db.migrate(apply=True); "
-                                  "with auto_migrate=False / existing_schema_mode=True DataFlow never creates them itself",
-                                  orig=error.orig) from error
+                raise SchemaError(
+                    f"{error.message}. Create the tables with db.create_tables() (await "
+                    "db.create_tables_async() in async code) or apply changes with db.migrate(apply=True); "
+                    "with auto_migrate=False / existing_schema_mode=True DataFlow never creates them itself",
+                    orig=error.orig,
+                ) from error
             self._ready_models.update(m.name for m in pending)
             self._pending = [m for m in self._pending if m.name not in self._ready_models]
 

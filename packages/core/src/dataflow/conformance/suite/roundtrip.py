@@ -57,8 +57,15 @@ DECIMALS = {"twenty_digits": "12345678901234567890.123456789", "scale_two": "1.1
             "tenth": "0.1", "thirty_eight_digits": "9999999999999999999999999999.9999999999", "negative": "-12.5",
             "int_operand": 42, "exponent": "1E+3"}
 SCALED_DECIMALS = ["1.10", "100.000", "0.0", "-0.50", "12345678901234567890.100"]
-BYTES = {"nul_ff": b"\x00\xff", "empty": b"", "all_bytes": bytes(range(256)), "nuls": b"\x00" * 16,
-         "large": bytes(range(256)) * 256, "bytearray_in": bytearray(b"ab\x00"), "memoryview_in": memoryview(b"\x80\x81")}
+BYTES = {
+    "nul_ff": b"\x00\xff",
+    "empty": b"",
+    "all_bytes": bytes(range(256)),
+    "nuls": b"\x00" * 16,
+    "large": bytes(range(256)) * 256,
+    "bytearray_in": bytearray(b"ab\x00"),
+    "memoryview_in": memoryview(b"\x80\x81"),
+}
 DICTS = {
     "nested": {"a": [1, 2.5, "x", None, True, False, {"b": {}}]},
     "empty": {},
@@ -78,7 +85,9 @@ def _ids(mapping: dict) -> list:
 
 def assert_same(expected: Any, actual: Any, where: str = "value") -> None:
     """Equal AND the same Python type, recursively (``1 == 1.0 == True`` is not good enough)."""
-    assert type(actual) is type(expected), f"{where}: expected {type(expected).__name__} {expected!r}, got {type(actual).__name__} {actual!r}"
+    assert type(actual) is type(expected), (
+        f"{where}: expected {type(expected).__name__} {expected!r}, got {type(actual).__name__} {actual!r}"
+    )
     if isinstance(expected, dict):
         assert set(actual) == set(expected), f"{where}: keys {sorted(actual)} != {sorted(expected)}"
         for key in expected:
