@@ -28,6 +28,7 @@ FAILING = {
     "bulk_update": {"filter": {}, "fields": {"name": "x"}},
     "bulk_delete": {"filter": {}},
     "bulk_upsert": {"data": [{"name": 5}]},
+    "aggregate": {"aggregates": {"total": "sum:nosuchfield"}},
 }
 TRANSACTION_NODES = {
     "TransactionScopeNode": {"isolation_level": "sometimes"},

@@ -268,7 +268,7 @@ def parameters_for(model: ModelSpec, operation: str) -> dict[str, NodeParameter]
     if operation == "aggregate":
         from ..aggregates.operation import PARAMETERS
 
-        return {name: _param(name, description) for name, description in PARAMETERS.items()}
+        params = {name: _param(name, description) for name, description in PARAMETERS.items()}
     if operation == "create":
         params["data"] = _param("data", "the record as a dict (alternative to flat fields)")
     for name, description in COMMON.get(operation, {}).items():
