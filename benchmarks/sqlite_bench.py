@@ -1,4 +1,5 @@
 #!/usr/bin/env python
+# Over 400 lines: one run, one report: every SQLite figure in docs/performance.md comes from this file's sections.
 """DataFlow on SQLite against the raw ``sqlite3`` driver, measured in the same run.
 
 Every number is a ratio against a baseline measured by this same process, on the

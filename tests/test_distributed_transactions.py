@@ -1,3 +1,4 @@
+# Over 400 lines: both server pairings share the fixtures and the kill/recover scenarios.
 """Distributed transactions (two-phase commit) on real servers: two PostgreSQL databases, and PostgreSQL with
 MariaDB. Commit, abort before the decision, a coordinator killed between prepare and commit then recovered,
 a concurrent transfer checker with killed workers, kailash's TwoPhaseCommitCoordinatorNode, refusals."""

@@ -1,3 +1,4 @@
+# Over 400 lines: one check per document, kept together so every doc has one place that keeps it true.
 """The documentation stays true to the code.
 
 * every hookspec has a section in docs/plugin-hooks.md titled exactly ``dataflow_<name>(arg1, arg2)``,

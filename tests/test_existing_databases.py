@@ -1,3 +1,4 @@
+# Over 400 lines: discover, register, migrate are one lifecycle, tested on one set of servers.
 """Existing databases and migrations on every SQL backend: discover, register, evolve, never lose data."""
 
 import json

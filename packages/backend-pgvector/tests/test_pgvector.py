@@ -1,3 +1,4 @@
+# Over 400 lines: one extension's specifics against one shared server fixture.
 """pgvector specifics on a real server: the extension, its errors and its lock, plans, node resolution, README."""
 
 import os
