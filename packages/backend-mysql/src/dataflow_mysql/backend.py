@@ -41,6 +41,7 @@ class MySQLBackend(BulkUpdates, Upserts, BulkInserts, SQLBackend):
     name = "mysql"
     schemes = ("mysql", "mariadb")
     capabilities = Capabilities(returning=False, native_upsert=True, foreign_keys=True, aggregates=True)
+    two_phase_support = "dataflow_mysql.twophase:MySQLTwoPhase"  # prepared transactions (distributed/)
     compiler_class = MySQLFilterCompiler
     driver_class = MySQLDriver
     explicit_null_order = False  # NULLs sort first ascending, last descending, natively
@@ -66,14 +67,6 @@ class MySQLBackend(BulkUpdates, Upserts, BulkInserts, SQLBackend):
         return self.driver.pool_size
 
     # --- dialect and types ------------------------------------------------------------------------------
-
-    def two_phase(self) -> Any:
-        """Prepared transactions, for distributed transactions (:mod:`.twophase`)."""
-        if getattr(self, "_two_phase", None) is None:
-            from .twophase import MySQLTwoPhase
-
-            self._two_phase = MySQLTwoPhase(self)
-        return self._two_phase
 
     def make_dialect(self):
         return mysql.aiomysql.dialect(paramstyle="format")

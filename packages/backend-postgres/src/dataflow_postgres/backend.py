@@ -38,6 +38,7 @@ class PostgresBackend(PostgresAggregates, BulkPaths, SQLBackend):
     schemes = ("postgresql",)
     capabilities = Capabilities(returning=True, native_upsert=True, schemas=True, text_nul=False,
                                 row_level_security=True, foreign_keys=True, aggregates=True)
+    two_phase_support = "dataflow_postgres.twophase:PostgresTwoPhase"  # prepared transactions (distributed/)
     compiler_class = PostgresFilterCompiler
     driver_class = PostgresDriver
     explicit_null_order = True
@@ -60,14 +61,6 @@ class PostgresBackend(PostgresAggregates, BulkPaths, SQLBackend):
     def unicode_collation(self) -> str | None:
         """``pg_c_utf8`` on PostgreSQL 17+ (Unicode case mapping for ``$ilike``), learnt at connect."""
         return self.driver.unicode_collation
-
-    def two_phase(self) -> Any:
-        """Prepared transactions, for distributed transactions (:mod:`.twophase`)."""
-        if getattr(self, "_two_phase", None) is None:
-            from .twophase import PostgresTwoPhase
-
-            self._two_phase = PostgresTwoPhase(self)
-        return self._two_phase
 
     def make_dialect(self):
         return postgresql.asyncpg.dialect(paramstyle="numeric_dollar")

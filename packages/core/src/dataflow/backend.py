@@ -9,6 +9,7 @@ timestamps and soft delete are core's job, so every backend behaves the same.
 from __future__ import annotations
 
 import contextvars
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -159,10 +160,19 @@ class Backend(ABC):
 
         return scope(self, isolation_level)
 
+    two_phase_support: str | None = None
+    """``"module:Class"`` of the backend's ``TwoPhaseSupport`` (built lazily by :meth:`two_phase`), or None."""
+
     def two_phase(self) -> Any:
         """This backend's prepared transactions (a ``dataflow.distributed.TwoPhaseSupport``), or None when it
-        cannot prepare a transaction: then it cannot take part in a distributed transaction."""
-        return None
+        cannot prepare a transaction: then it cannot take part in a distributed transaction. The default builds
+        :attr:`two_phase_support` once, on first use; a backend may override it instead."""
+        if self.two_phase_support is None:
+            return None
+        if getattr(self, "_two_phase", None) is None:
+            module, _, name = self.two_phase_support.partition(":")
+            self._two_phase = getattr(importlib.import_module(module), name)(self)
+        return self._two_phase
 
     # --- data primitives (each is atomic on its own) -------------------------------------------
 
