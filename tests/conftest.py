@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from dataflow import DataFlow
 from dataflow_testing import MariaDBServer, MongoServer, PostgresServer, RedisServer
 
 
@@ -83,3 +84,19 @@ def url_mongo(mongo_server):
     name = f"t_{uuid.uuid4().hex[:10]}"
     yield mongo_server.database_url(name)
     mongo_server.drop_database(name)
+
+
+@pytest.fixture
+def close_every_dataflow(monkeypatch):
+    """Close every DataFlow a test opened, even when it fails (a live one would keep its node names)."""
+    opened = []
+    original = DataFlow.__init__
+
+    def tracking_init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(DataFlow, "__init__", tracking_init)
+    yield
+    for db in opened:
+        db.close()

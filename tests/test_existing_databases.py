@@ -92,20 +92,7 @@ def run_sql(url: str, statements: list[str]) -> None:
     asyncio.run(go())
 
 
-@pytest.fixture(autouse=True)
-def close_every_dataflow(monkeypatch):
-    """Close every DataFlow a test opened, even when it fails (a live one would keep its node names)."""
-    opened = []
-    original = DataFlow.__init__
-
-    def tracking_init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        opened.append(self)
-
-    monkeypatch.setattr(DataFlow, "__init__", tracking_init)
-    yield
-    for db in opened:
-        db.close()
+pytestmark = pytest.mark.usefixtures("close_every_dataflow")
 
 
 @pytest.fixture
