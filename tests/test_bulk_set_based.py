@@ -3,6 +3,10 @@ updated_at, all or nothing with the failing record named, tenancy, and repeated 
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from decimal import Decimal
+
 import pytest
 from dataflow import DataFlow
 from dataflow.errors import DataFlowError, DuplicateKeyError, NotFoundError
@@ -114,8 +118,6 @@ def test_bulk_delete_by_ids(any_url):
 def test_bulk_create_under_row_level_security(postgres_server):
     """COPY is refused under RLS: large bulk creates stage through a temporary table, small ones bind arrays;
     both are checked by the policy, all or nothing, with the failing record named."""
-    import uuid
-
     url = postgres_server.create_database(f"rls_{uuid.uuid4().hex[:8]}", owner="dataflow_bulk_rls")
     db = _db(url, multi_tenant=True, row_level_security=True)
     try:
@@ -133,5 +135,44 @@ def test_bulk_create_under_row_level_security(postgres_server):
             assert x.count("Stock") == 0
             x.bulk_create("Stock", [{"sku": f"a{i}", "qty": i} for i in range(1200)])
             assert x.count("Stock") == 1200
+    finally:
+        db.close()
+
+
+def test_staged_bulk_create_binds_one_object_columns_once_and_keeps_values_exact(postgres_server):
+    """Under RLS a large bulk create stages through COPY; a column holding one object in every row is bound once
+    as a parameter. Values must come back exactly: equal-but-different values (0.0 / -0.0, Decimal 1.0 / 1.00)
+    are not one object and stay per row; one shared object (a float, a Decimal, None, a dict) is stored in
+    every row."""
+    url = postgres_server.create_database(f"rls_{uuid.uuid4().hex[:8]}", owner="dataflow_bulk_rls")
+    db = DataFlow(url, multi_tenant=True, row_level_security=True)
+
+    @db.model
+    class Reading:
+        label: str
+        value: float
+        amount: Decimal
+        note: str | None = None
+        meta: dict | None = None
+        seen: dt.datetime | None = None
+        ok: bool = True
+
+    shared_amount, shared_meta = Decimal("1.00"), {"unit": "°C", "n": [1, 2]}
+    stamp = dt.datetime(2026, 1, 2, 3, 4, 5, 6789, tzinfo=dt.timezone.utc)
+    n = 1200
+    data = [{"label": f"r{i}", "value": 0.0 if i % 2 else -0.0, "amount": shared_amount, "meta": shared_meta,
+             "seen": stamp, "ok": False} for i in range(n)]
+    data[7]["amount"] = Decimal("1.0")  # equal to the others, not the same value to store
+    try:
+        with db.tenant("t1"):
+            assert db.express_sync.bulk_create("Reading", data)["inserted"] == n
+            rows = {r["label"]: r for r in db.express_sync.list("Reading", limit=n)}
+        assert len(rows) == n
+        assert [str(rows[f"r{i}"]["value"]) for i in range(4)] == ["-0.0", "0.0", "-0.0", "0.0"]
+        assert str(rows["r7"]["amount"]) == "1.0" and str(rows["r8"]["amount"]) == "1.00"
+        assert all(r["meta"] == shared_meta and r["seen"] == stamp and r["ok"] is False and r["note"] is None
+                   and r["tenant_id"] == "t1" for r in rows.values())
+        with db.tenant("t2"):
+            assert db.express_sync.count("Reading") == 0
     finally:
         db.close()

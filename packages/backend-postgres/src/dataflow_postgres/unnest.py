@@ -128,17 +128,30 @@ class ArrayPaths:
 
     async def _insert_staged(self, model: ModelSpec, columns: Sequence[str], values: list[list], total: int) -> None:
         """COPY into a temporary table of the columns' types (no row-level security there), then one INSERT …
-        SELECT, which the tenant policy checks like any INSERT. The temporary table lives in this transaction only."""
+        SELECT, which the tenant policy checks like any INSERT. The temporary table lives in this transaction only.
+
+        A column holding one value object in every row (the bound tenant, the batch's timestamps) is bound once
+        as a parameter of the INSERT instead of being streamed per row: COPY into the stage cannot overlap the
+        INSERT, so every column it does not carry is time saved (measured: 100k rows, 7 columns, 3 constant)."""
         quote = self.quote
         stage = f"_dataflow_stage_{uuid.uuid4().hex[:12]}"
-        names = ", ".join(quote(c) for c in columns)
+        fixed = [i for i, c in enumerate(columns) if self._bindable(model, c) and _one_object(values[i])]
+        if len(fixed) == len(columns):
+            fixed = fixed[1:]  # COPY needs a column
+        streamed = [i for i in range(len(columns)) if i not in fixed]
+        staged = ", ".join(quote(columns[i]) for i in streamed)
+        picked = [quote(columns[i]) for i in streamed]
+        picked += [f"${n}::{ARRAY_TYPES[model.fields[columns[i]].kind]}" for n, i in enumerate(fixed, 1)]
+        target = ", ".join(quote(columns[i]) for i in streamed + fixed)
         async with self.unit() as handle:
-            await self.execute(f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM "
+            await self.execute(f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {staged} FROM "
                                f"{quote(model.table)} WITH NO DATA", ())
-            await self._copy_into(stage, model, columns, zip(*values), ())
+            await self._copy_into(stage, model, [columns[i] for i in streamed], zip(*(values[i] for i in streamed)),
+                                  ())
             guard = await handle.savepoint()
             try:
-                await self.execute(f"INSERT INTO {quote(model.table)} ({names}) SELECT {names} FROM {stage}", ())
+                await self.execute(f"INSERT INTO {quote(model.table)} ({target}) SELECT {', '.join(picked)} "
+                                   f"FROM {stage}", [values[i][0] for i in fixed])
             except DataFlowError as error:
                 await handle.rollback_to(guard)
                 index = await self._refused_row(handle, model, columns, values)
@@ -148,6 +161,10 @@ class ArrayPaths:
                 raise
             await handle.release(guard)
             await self.execute(f"DROP TABLE {stage}", ())
+
+    def _bindable(self, model: ModelSpec, column: str) -> bool:
+        """Whether ``column`` can be bound as one scalar of its core type (extension types cannot)."""
+        return not self.cast(model, column) and model.fields[column].kind in ARRAY_TYPES
 
     async def _refused_row(
         self, handle: Any, model: ModelSpec, columns: Sequence[str], params: list[list]
@@ -166,6 +183,13 @@ class ArrayPaths:
         finally:
             await handle.rollback_to(guard)
         return failing
+
+
+def _one_object(column: list) -> bool:
+    """Whether every value of ``column`` is the same object (identity, not equality: ``0.0 == -0.0`` and
+    ``Decimal("1.0") == Decimal("1.00")`` are different values to store)."""
+    first = column[0]
+    return column[-1] is first and column[len(column) // 2] is first and len(set(map(id, column))) == 1
 
 
 def _text(value: Any) -> str:
