@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 from dataflow import kailash_boundary
 from dataflow.errors import ValidationError
 from dataflow.nodes.base import RUNTIME_KEYS, node_failure, transaction_for
+from dataflow.records import node_output
 from kailash.nodes.base import NodeParameter
 from kailash.nodes.base_async import AsyncNode
 
@@ -209,9 +210,7 @@ class DocumentNode(AsyncNode):
                 await tx.fail(self.id)
             failure = node_failure(self, exc, backend.url if backend is not None else None)
             raise failure from failure.error
-        out = dict(payload)
-        out["result"] = payload
-        return out
+        return node_output(payload, "documents")
 
     async def async_run(self, **inputs: Any) -> dict[str, Any]:
         return await self.execute_async(**inputs)

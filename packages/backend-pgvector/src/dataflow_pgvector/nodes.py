@@ -31,6 +31,7 @@ from dataflow import kailash_boundary
 from dataflow.errors import ValidationError
 from dataflow.model import ModelSpec
 from dataflow.nodes.base import DataFlowNode, node_class
+from dataflow.records import node_output
 from kailash.nodes.base import NodeParameter
 
 from .hybrid import hybrid_search
@@ -193,7 +194,7 @@ class VectorNode(DataFlowNode):
 
     async def perform(self, dataflow: Any, model: ModelSpec | None, params: dict[str, Any]) -> dict[str, Any]:
         payload = await RUNNERS[self.operation](dataflow, model, params)
-        return {**payload, "result": payload}
+        return node_output(payload, "results")
 
 
 class GenericVectorNode(VectorNode):

@@ -33,12 +33,16 @@ from .options import OPTIONS as OPTIONS
 from .plugins import PluginHost, get_plugin_host
 from .query.ast import Expr
 from .query.parse import parse_filter
+from .records import node_output
 from .runner import SyncRunner
 from .schema_api import SchemaMethods
 from .tenancy import TenantContext, TenantScope
 from .transactions import begin as begin_transaction
 from .transactions import check_isolation
 from .urls import DatabaseURL, parse_url
+
+#: the key each operation returns its rows under (handed to kailash as a Records: dataflow/records.py)
+_ROWS = {"list": "records", "aggregate": "groups"}
 
 
 class DataFlow(SchemaMethods, Lifecycle):
@@ -323,10 +327,7 @@ class DataFlow(SchemaMethods, Lifecycle):
     # --- dispatch from nodes ------------------------------------------------------------------------------------------
 
     async def _call(self, operation: str, model: ModelSpec, params: dict) -> dict:
-        payload = await _DISPATCH[operation](self._ops, model, params)
-        out = dict(payload)
-        out["result"] = payload
-        return out
+        return node_output(await _DISPATCH[operation](self._ops, model, params), _ROWS.get(operation))
 
     def health_check(self) -> dict:
         """Open the backend and report; raises ConnectionFailedError when unreachable."""

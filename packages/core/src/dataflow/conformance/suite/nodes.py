@@ -7,6 +7,7 @@ import pytest
 
 from dataflow.errors import NotFoundError
 from dataflow.nodes.base import NodeFailure
+from dataflow.records import Records
 
 from ..harness import Harness, without_result
 from .base import SuiteBase
@@ -154,7 +155,8 @@ class NodesSuite(SuiteBase):
         rows = self._seed(users, 12)
         out = users.node("User", "list", {}, runtime)
         assert_shape(out, {"records", "count", "limit", "offset", "has_more"},
-                     {"records": list, "count": int, "limit": int, "offset": int, "has_more": bool})
+                     {"records": Records, "count": int, "limit": int, "offset": int, "has_more": bool})
+        assert out["records"] is out["result"]["records"]  # one list under both names (dataflow/records.py)
         assert (out["count"], out["limit"], out["offset"], out["has_more"]) == (10, 10, 0, True)
         assert out["records"] == rows[:10]
         out = users.node("User", "list", {"filter": {"age": {"$gte": 30}}, "order_by": ["-age"], "limit": 5,
