@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import platform
 import sqlite3
+import sys
 import tempfile
 import time
 import warnings
@@ -238,6 +239,16 @@ class RawMongo:
 # --- the run ---------------------------------------------------------------------------------------------------
 
 
+class Progress(list):
+    """The report, each line also printed (to stderr) as it is measured: a slow server's partial run still says
+    something."""
+
+    def append(self, line: tuple) -> None:
+        super().append(line)
+        name, ours, raw_value, _target = line
+        print(f"  {name}: {ours:,.1f} vs {raw_value:,.1f} ({ours / raw_value:.2f})", file=sys.stderr, flush=True)
+
+
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -344,7 +355,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
     n = args.rows
-    report: list = []
+    report: list = Progress()
     loop = asyncio.new_event_loop()
     if args.backend == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
