@@ -1,3 +1,4 @@
+# Over 400 lines: one real Nexus (a subprocess, seconds to start) serves every operation and channel tested here.
 """A DataFlow served by a real Nexus: every operation over REST, MCP and the CLI; errors; tenancy; events; metrics.
 
 One Nexus for the module: ``tests/serving_app.py`` in a subprocess on free ports, waited for
@@ -143,6 +144,57 @@ def test_every_operation_over_rest(server):
     assert s.post("Item_read", {"id": row["id"]}).status_code == 404
 
 
+def test_grouped_sums_over_rest(server):
+    s = server
+    s.call("Item_bulk_create", {"data": [
+        {"name": "agg-a1", **ITEM, "price": "10.10", "qty": 1, "at": "2024-03-01T10:00:00Z"},
+        {"name": "agg-a2", **ITEM, "price": "0.15", "qty": 2, "at": "2024-03-02T10:00:00Z"},
+        {"name": "agg-b1", **ITEM, "price": "7", "qty": 3, "day": None, "at": "2024-04-01T23:30:00-01:00"}]})
+    result = s.call("Item_aggregate", {
+        "filter": {"name": {"$like": "agg-%"}}, "group_by": ["day", "at:month"],
+        "aggregates": {"n": "count", "revenue": "sum:price", "avg_qty": "avg:qty", "last": "max:at"},
+        "having": {"revenue": {"$gt": 5}}, "order_by": ["-revenue"]})
+    assert result["groups"] == [
+        {"day": "2024-05-01", "at_month": 3, "n": 2, "revenue": "10.25", "avg_qty": "1.5",
+         "last": "2024-03-02T10:00:00Z"},
+        {"day": None, "at_month": 4, "n": 1, "revenue": "7", "avg_qty": "3", "last": "2024-04-02T00:30:00Z"},
+    ], "Decimals as exact text, dates and datetimes as ISO"
+    assert {k: v for k, v in result.items() if k != "groups"} == {"count": 2, "limit": None, "offset": 0,
+                                                                  "has_more": False}
+    page = s.call("Item_aggregate", {"filter": {"name": {"$like": "agg-%"}}, "group_by": "qty",
+                                     "aggregates": {"total": "sum:price"}, "limit": 1, "offset": 1})
+    assert page == {"groups": [{"qty": 2, "total": "0.15"}], "count": 1, "limit": 1, "offset": 1, "has_more": True}
+
+
+@pytest.mark.parametrize("inputs, tenant, status, code, words", [
+    ({"aggregates": {"total": "sum:name"}}, None, 400, "DF-340", "valid types: int, float, decimal"),
+    ({"aggregates": {"total": "median:price"}}, None, 400, "DF-340", "valid: count, count_distinct, sum, avg"),
+    ({"group_by": "at:week"}, None, 400, "DF-340", "valid: year, quarter, month, day, hour, minute"),
+    ({"aggregates": "sum:price"}, None, 400, "DF-340", "aggregates must be a non-empty dict"),
+    ({"having": {"nope": 1}}, None, 400, "DF-310", "nope"),
+    ({"filter": {"qty": {"$gtt": 1}}}, None, 400, "DF-311", "$gtt"),
+    ({"colour": "red"}, None, 400, "DF-300", "valid: aggregates, filter, group_by"),
+    ({"timeout": "soon"}, None, 400, "DF-300", "timeout must be a number of seconds"),
+])
+def test_a_bad_aggregate_request_is_a_clear_400(server, inputs, tenant, status, code, words):
+    response = server.post("Item_aggregate", inputs, tenant)
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] == code and words in body["detail"], body
+    assert "Traceback" not in response.text
+
+
+def test_aggregates_see_the_bound_tenant_only(server):
+    for tenant, texts in (("agg-acme", ["x", "y"]), ("agg-globex", ["z"])):
+        for text in texts:
+            server.call("Note_create", {"text": text}, tenant=tenant)
+    assert server.call("Note_aggregate", {}, tenant="agg-acme")["groups"] == [{"count": 2}]
+    assert server.call("Note_aggregate", {"group_by": "tenant_id"}, tenant="agg-globex")["groups"] == [
+        {"tenant_id": "agg-globex", "count": 1}]
+    response = server.post("Note_aggregate", {})
+    assert response.status_code == 403 and response.json()["error"] == "DF-403"
+
+
 def test_a_kailash_channel_envelope_is_accepted(server):
     # Nexus's CLI posts {"parameters": {...}} to /workflows/{name}; kailash binds it at top level and again
     # under "parameters", which the served workflows recognise and drop.
@@ -247,7 +299,7 @@ def test_tools_describe_their_real_parameters(server):
 
     tools, resource = run_mcp(server, scenario)
     ops = ("create", "read", "update", "delete", "list", "upsert", "count", "bulk_create", "bulk_update",
-           "bulk_delete", "bulk_upsert")
+           "bulk_delete", "bulk_upsert", "aggregate")
     assert {f"Item_{op}" for op in ops} <= set(tools) and "down_Ping_list" in tools
     create = tools["Item_create"]["inputSchema"]
     assert create["required"] == ["name", "price", "at"]
@@ -257,6 +309,10 @@ def test_tools_describe_their_real_parameters(server):
     assert set(tools["Item_list"]["inputSchema"]["properties"]) >= {"filter", "limit", "offset", "order_by"}
     assert tools["Item_list"]["description"].startswith("List Item records")
     assert set(resource["schema"]["inputs"]) == set(create["properties"])
+    aggregate = tools["Item_aggregate"]["inputSchema"]
+    assert set(aggregate["properties"]) == {"group_by", "aggregates", "filter", "having", "order_by", "limit",
+                                            "offset", "include_deleted", "timeout"}
+    assert aggregate["properties"]["aggregates"]["type"] == "object" and aggregate["required"] == []
 
 
 def test_every_operation_over_mcp(server):
@@ -274,6 +330,9 @@ def test_every_operation_over_mcp(server):
         out["bulk_delete"] = await tool("Item_bulk_delete", {"filter": {"name": {"$in": ["mcp-b", "mcp-u"]}}})
         out["delete"] = await tool("Item_delete", {"id": row["id"]})
         out["missing"] = await tool("Item_read", {"id": row["id"]})
+        out["aggregate"] = await tool("Item_aggregate", {"filter": {"name": {"$like": "mcp-%"}},
+                                                         "aggregates": {"n": "count", "total": "sum:price"}})
+        out["bad_aggregate"] = await tool("Item_aggregate", {"aggregates": {"total": "sum:name"}})
         return out
 
     out = run_mcp(server, scenario)
@@ -283,6 +342,8 @@ def test_every_operation_over_mcp(server):
     assert out["bulk_update"]["updated"] == 1 and out["bulk_upsert"]["updated"] == 1
     assert out["bulk_delete"]["deleted"] == 2 and out["delete"]["deleted"] is True
     assert "[DF-404]" in out["missing"]["error"]
+    assert out["aggregate"]["groups"] == [{"n": 0, "total": None}], "everything mcp-% was deleted above"
+    assert "[DF-340]" in out["bad_aggregate"]["error"] and "valid types" in out["bad_aggregate"]["error"]
 
 
 # --- CLI ----------------------------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ class AggregateRequest:
 
 
 def _fail(message: str, path: str) -> AggregateError:
-    return AggregateError(f"{message} (at {path})")
+    return AggregateError(f"{message} (at {path})", path=path)  # the path is also in an HTTP error's body
 
 
 def _field(model: ModelSpec, name: Any, path: str, allowed: tuple[str, ...] | None, what: str) -> FieldSpec:

@@ -12,8 +12,9 @@ bytes      standard base64 text, ``"AAEC/w=="``
 =========  ==============================================  ==========================================
 
 Everything else is plain JSON. Inputs are decoded by the model's field kinds in records
-(create, update, upsert, bulk ``data``) and in filters (``{"at": {"$gte": "2024-01-01T00:00:00Z"}}``);
-outputs are encoded wherever such a value appears.
+(create, update, upsert, bulk ``data``) and in filters (``{"at": {"$gte": "2024-01-01T00:00:00Z"}}``),
+and an aggregate's ``having`` by the kinds of its output columns (``{"revenue": {"$gt": 1000.5}}`` on a
+decimal sum); outputs are encoded wherever such a value appears (an aggregate's group keys and sums too).
 """
 
 from __future__ import annotations
@@ -135,9 +136,19 @@ def decode_params(model: ModelSpec, operation: str, params: dict[str, Any]) -> d
             out[key] = decode_records(model, value) if isinstance(value, list) else decode_record(model, value)
         elif operation in ("create", "update") or key in ("id", "record_id"):
             out[key] = decode_value(model, model.primary_key if key in ("id", "record_id") else key, value)
+    if operation == "aggregate" and isinstance(params.get("having"), dict) and params["having"]:
+        out["having"] = decode_filter(_groups(model, params), params["having"])
     if operation == "bulk_delete" and isinstance(out.get("ids"), list):
         out["ids"] = [decode_value(model, model.primary_key, item) for item in out["ids"]]
     return out
+
+
+def _groups(model: ModelSpec, params: dict[str, Any]) -> ModelSpec:
+    """The output columns of an aggregate request as a model (what its ``having`` speaks of); a bad
+    ``group_by`` or ``aggregates`` raises the AggregateError the operation itself would."""
+    from ..aggregates.spec import parse_request
+
+    return parse_request(model, {"group_by": params.get("group_by"), "aggregates": params.get("aggregates")}).groups
 
 
 __all__ = ["WIRE_KINDS", "decode_filter", "decode_params", "decode_record", "decode_value", "encode"]

@@ -1,5 +1,8 @@
 """``db.get_workflows()``: one ready workflow per model operation, JSON in and JSON out.
 
+The operations are the twelve generated nodes' (the eleven and ``aggregate``); a read-only model (a discovered
+view, a table without a single-column key) is served its read operations only, as it gets only those nodes.
+
 Each workflow holds one :class:`ServeNode` (node id = the operation) that runs the
 operation the generated nodes run, with the wire encoding of :mod:`.values` on both
 sides, and declares its inputs as a JSON Schema (``workflow.metadata["input_schema"]``;
@@ -14,16 +17,17 @@ from __future__ import annotations
 
 import uuid
 import weakref
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kailash.nodes.base import NodeParameter
 from kailash.nodes.base_async import AsyncNode
 from kailash.workflow.graph import Workflow
 
-from .. import kailash_boundary
+from .. import kailash_boundary, timeouts
 from ..errors import DataFlowError, ModelError, UnknownFieldError, ValidationError
-from ..nodes.base import CRUD_OPERATIONS as OPERATIONS  # served: the eleven (not yet Aggregate)
-from ..nodes.base import RUNTIME_KEYS, NodeFailure, parameters_for
+from ..nodes.base import OPERATIONS, RUNTIME_KEYS, NodeFailure, parameters_for
+from ..nodes.default_crud import READ_ONLY
 from . import values
 
 if TYPE_CHECKING:
@@ -49,6 +53,13 @@ PARAM_SCHEMA: dict[str, dict[str, Any]] = {
     "include_deleted": {"type": "boolean"}, "count_only": {"type": "boolean"}, "return_ids": {"type": "boolean"},
     "confirmed": {"type": "boolean"}, "soft_delete": {"type": "boolean"}, "raise_on_not_found": {"type": "boolean"},
 }
+#: the ``timeout`` input (not when the model has a field of that name: then it is the field)
+TIMEOUT_SCHEMA: dict[str, Any] = {"type": ["number", "null"], "minimum": 0}
+#: the aggregate operation's own inputs (docs/aggregates.md); its filter, order_by, limit, offset are List's
+AGGREGATE_SCHEMA: dict[str, dict[str, Any]] = {
+    "group_by": {"type": ["string", "object", "array"]}, "aggregates": {"type": "object"},
+    "having": {"type": "object"},
+}
 ENVELOPE = "parameters"
 """Kailash's channels (Nexus's CLI and MCP tools) pass every input also as one dict under this name."""
 
@@ -63,10 +74,15 @@ def input_schema(model: ModelSpec, operation: str) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for name, param in parameters_for(model, operation).items():
         field = model.fields.get(name)
-        if name in PARAM_SCHEMA:
+        if operation == "aggregate" and name in AGGREGATE_SCHEMA:
+            schema = dict(AGGREGATE_SCHEMA[name])
+        elif name in PARAM_SCHEMA:
             schema = dict(PARAM_SCHEMA[name])
+        elif name == "timeout" and field is None:
+            schema = dict(TIMEOUT_SCHEMA)
         elif name in ("id", "record_id") or (field is not None and field.primary_key):
-            schema = dict(KIND_SCHEMA.get(model.pk.kind, {}))
+            pk = model.fields.get(model.primary_key or "")  # None on a view without a single-column key
+            schema = dict(KIND_SCHEMA.get(pk.kind, {})) if pk is not None else {}
         elif name == "data":
             schema = {"type": "object"} if operation == "create" else {"type": "array"}
         elif field is not None:
@@ -97,6 +113,8 @@ class ServeNode(AsyncNode):
     model: ClassVar[ModelSpec]
     _dataflow_ref: ClassVar[weakref.ref]
     _parameters: ClassVar[dict[str, NodeParameter]]
+    takes_timeout: ClassVar[bool]
+    """Whether ``timeout`` bounds the statements (False when it is a field of the model), as on the nodes."""
 
     def get_parameters(self) -> dict[str, NodeParameter]:
         return self._parameters
@@ -130,7 +148,9 @@ class ServeNode(AsyncNode):
         try:
             db = self._db()
             params = self._params(inputs)
-            payload = (await db._call(self.operation, self.model, params))["result"]
+            limit = params.pop("timeout", None) if self.takes_timeout else None
+            with timeouts.query_timeout(limit) if limit is not None else nullcontext():
+                payload = (await db._call(self.operation, self.model, params))["result"]
         except DataFlowError as error:
             raise NodeFailure(self.id, type(self).__name__, error) from error
         return {"result": values.encode(payload)}
@@ -147,6 +167,7 @@ def _node_class(db: DataFlow, model: ModelSpec, operation: str) -> type[ServeNod
     doc = f"{OPERATIONS[operation]} operation of DataFlow model {model.name}, JSON in and out (dataflow.serving)."
     cls = type(name, (ServeNode,), {
         "operation": operation, "model": model, "_dataflow_ref": weakref.ref(db), "_parameters": params,
+        "takes_timeout": "timeout" not in model.fields,
         "__doc__": doc, "__module__": "dataflow.serving.generated", "__qualname__": name,
     })
     kailash_boundary.set_class_metadata(cls, doc, {"dataflow", "serving", model.name})
@@ -160,9 +181,15 @@ def describe(model: ModelSpec, operation: str, schema: dict[str, Any] | None = N
     return f"{OPERATIONS[operation]} {model.name} records (table {model.table}). Inputs: {inputs}."
 
 
+def served(model: ModelSpec, operation: str) -> bool:
+    """Whether ``model`` is served ``operation``: every operation, but only the reads on a read-only model."""
+    return not model.read_only or operation in READ_ONLY
+
+
 def build_workflows(db: DataFlow, models: list[str] | None = None,
                     operations: list[str] | None = None) -> dict[str, Any]:
-    """``{name: Workflow}`` for every (model, operation), or the ones named; stable order."""
+    """``{name: Workflow}`` for every (model, operation), or the ones named; stable order. A read-only model
+    is skipped for the writes, as it has no write nodes."""
     chosen_models = [db.get_model(m).name for m in models] if models is not None else list(db.models)
     chosen_ops = list(operations) if operations is not None else list(OPERATIONS)
     unknown = [op for op in chosen_ops if op not in OPERATIONS]
@@ -172,6 +199,8 @@ def build_workflows(db: DataFlow, models: list[str] | None = None,
     for model_name in chosen_models:
         model = db.models[model_name]
         for operation in chosen_ops:
+            if not served(model, operation):
+                continue
             name = workflow_name(db, model_name, operation)
             schema = input_schema(model, operation)
             workflow = Workflow(
@@ -185,4 +214,4 @@ def build_workflows(db: DataFlow, models: list[str] | None = None,
     return workflows
 
 
-__all__ = ["ServeNode", "WorkflowMetadata", "build_workflows", "describe", "input_schema", "workflow_name"]
+__all__ = ["ServeNode", "WorkflowMetadata", "build_workflows", "describe", "input_schema", "served", "workflow_name"]
