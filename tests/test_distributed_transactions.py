@@ -460,3 +460,41 @@ def test_tenancy_and_row_level_security_hold_inside(pg2pc):
     finally:
         a.close()
         b.close()
+
+
+def _connections(server, database: str, timeout: float = 10.0) -> int:
+    """Server connections to ``database`` once they have settled (a closed client's backend exits shortly after)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = int(server.psql(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}'").strip())
+        if count == 0 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)
+
+
+def test_a_log_given_as_a_url_is_closed_by_whoever_opened_it(pair, pg2pc):
+    """``log=URL``: the DataFlow opened for the log is closed when the transaction ends, whichever way it ends."""
+    log_url = _new_pg(pg2pc)
+    log_name = log_url.rsplit("/", 1)[1]
+    a, b = pair.a, pair.b
+
+    async def go():
+        async with distributed_transaction(a, b, log=log_url) as tx:
+            await a.express.create("Account", {"name": "alice", "balance": 100})
+            await b.express.create("Account", {"name": "bob", "balance": 50})
+        assert tx.state == "committed" and tx.log.db.closed
+        with pytest.raises(RuntimeError):
+            async with distributed_transaction(a, b, log=log_url) as tx:
+                await a.express.create("Account", {"name": "carol", "balance": 1})
+                raise RuntimeError("boom")
+        assert tx.log.db.closed
+        assert (await recover(a, b, log=log_url))["committed"] == []
+
+    asyncio.run(go())
+    assert _connections(pg2pc, log_name) == 0
+    with distributed_transaction_sync(a, b, log=log_url) as tx:
+        b.express_sync.create("Account", {"name": "dave", "balance": 5})
+    assert tx.log.db.closed and _connections(pg2pc, log_name) == 0
+    assert a.express_sync.count("Account") == 1 and b.express_sync.count("Account") == 2
+    assert int(pg2pc.psql("SELECT count(*) FROM dataflow_2pc_log WHERE decision = 'commit'", database=log_name)) == 2
+    pg2pc.drop_database(log_name)

@@ -113,3 +113,71 @@ def test_existing_schema_mode_issues_no_ddl(tmp_path):
     with pytest.raises(Exception, match="missing"):
         db.express_sync.count("Account")
     db.close()
+
+
+def _declare(db, name: str):
+    namespace: dict = {}
+    exec(f"class {name}:\n    name: str\n", namespace)
+    return db.model(namespace[name])
+
+
+def test_a_model_whose_node_names_collide_is_refused_with_a_rename(url_mongo):
+    """Generated names that another node already has are refused at @db.model, never shadowing it."""
+    from dataflow import kailash_boundary
+
+    mongo = DataFlow(url_mongo)  # registers the eight document nodes (MongoAggregateNode, DocumentCountNode, …)
+    db = DataFlow()
+    try:
+        document_nodes = {n: kailash_boundary.registered_node(n) for n in ("MongoAggregateNode", "DocumentCountNode")}
+        for name, node in (("Mongo", "MongoAggregateNode"), ("Document", "Document(Update|Delete|Count)Node")):
+            for where in (db, mongo):
+                with pytest.raises(ModelError, match=f"{node}.*rename") as info:
+                    _declare(where, name)
+                assert f"model {name!r}" in str(info.value)
+                assert name not in where.models
+        assert {n: kailash_boundary.registered_node(n) for n in document_nodes} == document_nodes
+        # two models of one DataFlow: User makes UserBulkCreateNode, and so would UserBulk's create
+        _declare(db, "User")
+        with pytest.raises(ModelError, match="UserBulkCreateNode.*model 'User'.*rename"):
+            _declare(db, "UserBulk")
+        assert db.nodes("User")["bulk_create"] == "UserBulkCreateNode" and "UserBulk" not in db.models
+        assert kailash_boundary.registered_node("UserBulkCreateNode") is db._nodes["User"]["bulk_create"]
+        _declare(db, "OrderBulk")  # the other order: Order's bulk_create would take OrderBulk's create node
+        with pytest.raises(ModelError, match="OrderBulkCreateNode.*model 'OrderBulk'.*rename"):
+            _declare(db, "Order")
+        assert "Order" not in db.models and db.nodes("OrderBulk")["create"] == "OrderBulkCreateNode"
+        ns = DataFlow(namespace="docs")  # a namespace's names cannot collide with the bare document nodes
+        try:
+            _declare(ns, "Mongo")
+            assert ns.nodes("Mongo")["aggregate"] == "docs.MongoAggregateNode"
+        finally:
+            ns.close()
+    finally:
+        db.close()
+        mongo.close()
+
+
+def test_the_document_nodes_never_replace_a_models_node(url_mongo):
+    """The other order: a model ``Mongo`` declared while no Mongo DataFlow exists is fine (nothing to shadow);
+    a Mongo DataFlow then refuses to replace its MongoAggregateNode, naming the model, until it is gone."""
+    from dataflow import kailash_boundary
+    from dataflow_mongo import NODE_NAMES, documents
+
+    with documents._lock:  # as in a process where no Mongo DataFlow was made yet
+        documents._registered.clear()
+        for name in NODE_NAMES:
+            kailash_boundary.unregister_node(name)
+    db = DataFlow()
+    try:
+        _declare(db, "Mongo")
+        mine = kailash_boundary.registered_node("MongoAggregateNode")
+        with pytest.raises(NodeNameConflictError, match="'MongoAggregateNode' is the node of model 'Mongo'.*rename"):
+            DataFlow(url_mongo)
+        assert kailash_boundary.registered_node("MongoAggregateNode") is mine
+    finally:
+        db.close()
+    mongo = DataFlow(url_mongo)
+    try:
+        assert kailash_boundary.registered_node("MongoAggregateNode").__module__.startswith("dataflow_mongo")
+    finally:
+        mongo.close()

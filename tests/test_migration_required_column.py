@@ -78,3 +78,27 @@ def test_required_column_is_not_null_like_a_fresh_table(sql_url, rows):
     assert db.express_sync.count("Person") == rows
     db.close()
     assert schema_null_column(sql_url, "people")["nick"] == "no"
+
+
+def test_added_field_with_a_default_is_not_null_and_backfilled(any_url):
+    """``status: str = "new"`` added to a table with rows: NOT NULL like a fresh table, existing rows backfilled."""
+    db = DataFlow(any_url)
+    declare(db, "name: str\n")
+    db.express_sync.bulk_create("Person", [{"name": "Ann"}, {"name": "Bob"}])
+    db.close()
+
+    db = DataFlow(any_url)  # first use adds the column by itself (a safe step)
+    declare(db, 'name: str\nstatus: str = "new"\nscore: int = 5\n')
+    rows = sorted(db.express_sync.list("Person"), key=lambda r: r["name"])
+    assert [(r["name"], r["status"], r["score"]) for r in rows] == [("Ann", "new", 5), ("Bob", "new", 5)]
+    assert db.express_sync.count("Person", {"status": "new"}) == 2  # the value is stored, not only read back
+    assert db.express_sync.read("Person", rows[0]["id"])["status"] == "new"
+    if any_url.startswith("mongodb"):
+        db.close()
+        return  # no columns: the documents were filled in place (checked by the count above)
+    columns = {c["name"]: c["nullable"] for c in db.discover_schema()["people"]["columns"]}
+    assert columns["status"] is False and columns["score"] is False
+    assert db.migration_plan() == []
+    db.close()
+    null = schema_null_column(any_url, "people")
+    assert null["status"] == "no" and null["score"] == "no"

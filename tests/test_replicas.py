@@ -8,6 +8,7 @@ the router's counters (``db.metrics()["replicas"]``).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 
@@ -157,6 +158,63 @@ def test_a_standby_lagging_past_the_bound_is_skipped(urls, standby):
         assert replica_reads(db) == served + 1
     finally:
         writer.close()
+        db.close()
+
+
+def _receiver_streaming(standby: PostgresStandby) -> bool:
+    return standby.psql("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'").strip() == "1"
+
+
+def set_conninfo(standby: PostgresStandby, conninfo: str) -> None:
+    escaped = conninfo.replace("'", "''")
+    standby.psql(f"ALTER SYSTEM SET primary_conninfo = '{escaped}'")
+    standby.psql("SELECT pg_reload_conf()")
+
+
+def _wait_receiver(standby: PostgresStandby, streaming: bool, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _receiver_streaming(standby) != streaming:
+        assert time.monotonic() < deadline, f"the standby's WAL receiver did not become streaming={streaming}"
+        time.sleep(0.05)
+
+
+def test_a_standby_whose_wal_receiver_is_dead_is_skipped(urls, standby):
+    """Receiver gone (the primary unreachable): everything received is replayed, so the lag by replay age is 0,
+    yet the standby falls behind for ever; it is skipped until it streams again."""
+    primary_url, standby_url = urls
+    db = make_db(primary_url, [standby_url])
+    writer = DataFlow(primary_url, namespace="writer")  # another instance: its writes are no write of db's
+
+    @writer.model
+    class Item:
+        name: str
+        qty: int = 0
+
+    conninfo = standby.psql("SHOW primary_conninfo").strip()
+    try:
+        db.express_sync.create("Item", {"name": "old"})
+        assert db.express_sync.count("Item") == 1
+        served = replica_reads(db)
+        assert served == 1
+        # the receiver loses the primary (a wrong port: it cannot reconnect) while the primary moves on
+        set_conninfo(standby, re.sub(r"\bport=\d+", "port=1", conninfo))
+        _wait_receiver(standby, False)
+        writer.express_sync.create("Item", {"name": "new"})
+        time.sleep(1.1)  # past the status check interval
+        for _ in range(3):
+            assert db.express_sync.count("Item") == 2  # not the standby's 1: the primary answers
+        assert replica_reads(db) == served
+        assert db.metrics()["replicas"]["replicas"][0]["lag_seconds"] is None  # unknown, reported as such
+    finally:
+        set_conninfo(standby, conninfo)  # pg_basebackup -R wrote it with ALTER SYSTEM's file: set it back
+        writer.close()
+    try:
+        _wait_receiver(standby, True)
+        standby.wait_caught_up()
+        time.sleep(1.1)  # its status is due again: streaming, caught up, used again
+        assert db.express_sync.count("Item") == 2
+        assert replica_reads(db) == served + 1
+    finally:
         db.close()
 
 

@@ -6,10 +6,11 @@ attacks is printed.
 """
 
 import asyncio
+import logging
 
 import pytest
 from dataflow import DataFlow, TenantRequiredError
-from dataflow.errors import DataFlowError
+from dataflow.errors import ConstraintError, DataFlowError
 from kailash.runtime import AsyncLocalRuntime, LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
 
@@ -268,3 +269,107 @@ def test_tenant_context_switch_and_registration(db):
     with pytest.raises(ValueError, match="not registered"):
         with db.tenant_context.switch("nobody"):
             pass
+
+
+# --- references across tenants ------------------------------------------------------------------------------------
+
+REF_BACKENDS = ["sqlite", "postgres", "postgres_rls", "mysql", "mongo"]
+
+
+@pytest.fixture(params=REF_BACKENDS)
+def library(request, caplog):
+    """Authors and their books (a many-to-one), categories with a parent (a self-reference), every one
+    multi-tenant; the victim's author and category exist, the attacker has its own."""
+    if request.param == "postgres_rls":
+        db = DataFlow(request.getfixturevalue("url_postgres_app_role"), row_level_security=True, multi_tenant=True,
+                      echo=True)
+    else:
+        db = DataFlow(request.getfixturevalue("url_" + request.param), multi_tenant=True, echo=True)
+
+    @db.model
+    class Author:
+        name: str
+
+    @db.model
+    class Book:
+        title: str
+        author_id: int | None = None
+        __dataflow__ = {"relations": {"author": {"references": "Author", "field": "author_id"}},
+                        "indexes": [{"name": "ux_book_title", "fields": ["title"], "unique": True}]}
+
+    @db.model
+    class Category:
+        id: str
+        label: str
+        parent_id: str | None = None
+        __dataflow__ = {"relations": {"parent": {"references": "Category", "field": "parent_id"}}}
+
+    with db.tenant(VICTIM):
+        victim = db.express_sync.create("Author", {"name": "victim's"})["id"]
+        db.express_sync.create("Category", {"id": "v-root", "label": "victim's"})
+    with db.tenant(ATTACKER):
+        own = db.express_sync.create("Author", {"name": "attacker's"})["id"]
+        db.express_sync.create("Book", {"title": "mine", "author_id": own})
+    caplog.set_level(logging.INFO, logger="dataflow.sql")
+    yield db, victim, own
+    db.close()
+
+
+def _refused(call, field: str, key) -> None:
+    with pytest.raises(ConstraintError) as info:
+        call()
+    message = info.value.message
+    assert f"field {field!r}" in message and repr(key) in message and "nothing was written" in message, message
+
+
+def test_a_reference_to_another_tenants_record_is_refused_on_every_write(library):
+    db, victim, own = library
+    x = db.express_sync
+    with db.tenant(ATTACKER):
+        before = sorted((b["title"], b["author_id"]) for b in x.list("Book"))
+        book = x.list("Book")[0]["id"]
+        _refused(lambda: x.create("Book", {"title": "t1", "author_id": victim}), "author_id", victim)
+        _refused(lambda: x.update("Book", book, {"author_id": victim}), "author_id", victim)
+        _refused(lambda: x.upsert_advanced("Book", {"title": "mine"}, {"author_id": own}, {"author_id": victim},
+                                           conflict_on=["title"]), "author_id", victim)  # the update side
+        _refused(lambda: x.upsert("Book", {"title": "t2", "author_id": victim}, conflict_on=["title"]),
+                 "author_id", victim)
+        many = [{"title": f"b{i}", "author_id": own} for i in range(600)] + [{"title": "bad", "author_id": victim}]
+        _refused(lambda: x.bulk_create("Book", many), "author_id", victim)  # the column-wise path
+        _refused(lambda: x.bulk_create("Book", many, return_ids=True), "author_id", victim)  # row by row
+        _refused(lambda: x.bulk_update("Book", filter={"title": "mine"}, fields={"author_id": victim}), "author_id",
+                 victim)
+        _refused(lambda: x.bulk_update("Book", [{"id": book, "author_id": victim}]), "author_id", victim)
+        _refused(lambda: x.bulk_upsert("Book", many, conflict_on=["title"]), "author_id", victim)
+        _refused(lambda: x.bulk_upsert("Book", [{"id": book, "title": "mine", "author_id": victim}]),
+                 "author_id", victim)
+        _refused(lambda: x.create("Category", {"id": "a1", "label": "x", "parent_id": "v-root"}), "parent_id",
+                 "v-root")
+        _refused(lambda: x.create("Book", {"title": "t3", "author_id": 10**9}), "author_id", 10**9)  # no such key
+        assert sorted((b["title"], b["author_id"]) for b in x.list("Book")) == before  # nothing was written
+        assert x.count("Category") == 0
+        # its own keys are accepted, in a self-reference also the keys of the same write
+        x.create("Book", {"title": "ok", "author_id": own})
+        x.bulk_create("Category", [{"id": "a-root", "label": "root"}, {"id": "a-leaf", "label": "leaf",
+                                                                          "parent_id": "a-root"}])
+        x.update("Category", "a-leaf", {"parent_id": None})
+        assert x.count("Book") == 2 and x.count("Category") == 2
+    with db.tenant(VICTIM):
+        assert x.count("Book") == 0 and x.count("Category") == 1
+
+
+def test_bulk_writes_check_references_once_per_chunk(library, caplog):
+    db, _victim, own = library
+    x = db.express_sync
+    with db.tenant(ATTACKER):
+        authors = [own] + [a["id"] for a in [x.create("Author", {"name": f"a{i}"}) for i in range(3)]]
+        caplog.clear()
+        x.bulk_create("Book", [{"title": f"b{i}", "author_id": authors[i % 4]} for i in range(1200)])
+        x.bulk_upsert("Book", [{"title": f"b{i}", "author_id": authors[-1]} for i in range(1200)],
+                      conflict_on=["title"])
+        x.bulk_update("Book", filter={"title": {"$in": ["b1", "b2"]}}, fields={"author_id": own})
+        table = db.get_model("Author").table
+        lines = [r.getMessage() for r in caplog.records if r.name == "dataflow.sql"]
+        checks = [line for line in lines if table in line]  # the writes themselves name only the books
+        assert len(checks) == 3, checks  # one count per write (a few distinct keys: one chunk), not per record
+        assert x.count("Book", {"author_id": authors[-1]}) == 1198

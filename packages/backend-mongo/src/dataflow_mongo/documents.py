@@ -29,7 +29,8 @@ import weakref
 from typing import Any, ClassVar
 
 from dataflow import kailash_boundary
-from dataflow.errors import ValidationError
+from dataflow.errors import NodeNameConflictError, ValidationError
+from dataflow.nodes import ownership
 from dataflow.nodes.base import RUNTIME_KEYS, node_failure, transaction_for
 from dataflow.records import node_output
 from kailash.nodes.base import NodeParameter
@@ -250,6 +251,13 @@ def register_document_nodes() -> dict[str, type[DocumentNode]]:
     """Register the eight nodes in kailash's registry under their bare names (once per process)."""
     with _lock:
         if not _registered:
+            for name in NODE_NAMES:  # a live model's node of that name is never replaced
+                taken = ownership.model_owning(name)
+                if taken is not None:
+                    raise NodeNameConflictError(
+                        f"MongoDB's document node {name!r} is the node of model {taken[1]!r} on "
+                        f"{taken[0].url_masked}; rename that model (@db.model(table=...) keeps its table) or give "
+                        "its DataFlow a namespace, then create the MongoDB DataFlow")
             for name in NODE_NAMES:
                 cls = _make_class(name)
                 kailash_boundary.register_node(cls, name)

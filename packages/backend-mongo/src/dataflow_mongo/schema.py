@@ -45,6 +45,7 @@ class MongoSchema:
                         if exc.code != NAMESPACE_EXISTS:
                             raise
                 if create:
+                    await self._backfill_defaults(conn, model, fresh=model.table not in existing)
                     for index in model.indexes:
                         await self._create_index(conn, model, index)
                 if model.pk.kind == "int":
@@ -79,6 +80,31 @@ class MongoSchema:
                     f"options; drop it or rename the index in __dataflow__['indexes']", orig=exc) from exc
             raise
 
+    async def _backfill_defaults(self, conn: _Conn, model: ModelSpec, *, fresh: bool) -> None:
+        """Give documents stored before a field with a default existed that default, once per field.
+
+        The model's defaulted fields are recorded next to the id counters (``<table>.fields``), so a restart
+        scans nothing; a field not in the record is set where it is missing (one ``update_many`` each).
+        """
+        defaulted = {f.name: f for f in model.fields.values()
+                     if f.has_default and not f.managed and not f.primary_key and f.default is not None}
+        if not defaulted:
+            return
+        record_id = f"{model.table}.fields"
+        record = None if fresh else await conn.counters.find_one({"_id": record_id})
+        done = set(record.get("fields", ())) if record else set()
+        for name, field in defaulted.items():
+            if name in done or fresh:
+                continue
+            value = field.default_value()
+            encode = driver.ENCODERS.get(field.kind)
+            key = driver.mongo_name(field)
+            self._observe("backfill", model, {"field": name})
+            await conn.coll(model.table).update_many(
+                {key: {"$exists": False}}, {"$set": {key: value if encode is None else encode(value)}})
+        if done != set(defaulted):  # the current set: a field dropped from the model and declared again is refilled
+            await conn.counters.update_one({"_id": record_id}, {"$set": {"fields": sorted(defaulted)}}, upsert=True)
+
     async def _seed_counter(self, conn: _Conn, model: ModelSpec) -> None:
         """Start the id counter past the largest int id already stored (data written by others)."""
         if await conn.counters.find_one({"_id": model.table}) is not None:
@@ -92,4 +118,4 @@ class MongoSchema:
         conn = await self._conn()
         for model in models:
             await conn.db.drop_collection(model.table)
-            await conn.counters.delete_one({"_id": model.table})
+            await conn.counters.delete_many({"_id": {"$in": [model.table, f"{model.table}.fields"]}})

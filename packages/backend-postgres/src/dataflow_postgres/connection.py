@@ -29,10 +29,15 @@ ISOLATION = {"read_uncommitted": "READ UNCOMMITTED", "read_committed": "READ COM
 
 # once promoted, pg_last_wal_replay_lsn() stays where replay stopped: later writes of the primary never count
 REPLICA_STATUS = """SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8,
-       CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
-            THEN 0 ELSE COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 0)
+       CASE WHEN NOT pg_is_in_recovery() THEN 0
+            WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status IS NULL OR status = 'streaming')
+            THEN 'Infinity'
+            WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+            ELSE COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 0)
        END::float8,
        pg_is_in_recovery()"""
+"""A standby without a streaming WAL receiver (the primary lost, the receiver killed) lags by an unknown amount:
+infinity. Roles without pg_read_all_stats see the receiver's row with a null status, which counts as streaming."""
 
 
 class DataFlowConnection(asyncpg.Connection):
@@ -227,7 +232,7 @@ class PostgresDriver(SQLDriver):
         (-1 for a server that never was a standby) and reports no lag.
 
         Lag is the age of the last replayed transaction while received WAL waits for replay, else 0 (an idle
-        primary sends nothing, which is no lag)."""
+        primary sends nothing, which is no lag); infinite while no WAL receiver streams (it cannot know)."""
         row = await conn.fetchrow(REPLICA_STATUS, timeout=timeout)
         return int(row[0] if row[0] is not None else -1), float(row[1] or 0.0), bool(row[2])
 

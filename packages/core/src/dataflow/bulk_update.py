@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from math import isfinite
 from typing import TYPE_CHECKING, Any
 
+from . import tenant_refs
 from .errors import DataFlowError, NotFoundError, ValidationError
 from .fieldtypes import INT64_MAX, INT64_MIN
 from .query.ast import Cmp, FieldRef
@@ -161,6 +162,12 @@ async def update_records(ops: Operations, model: ModelSpec, records: list) -> di
     """BulkUpdate of ``data`` records (the node result)."""
     runs = plan(ops, model, records)
     backend = await ops._backend(model)
+    if tenant_refs.guarded(model):  # every run's reference columns, checked at once
+        columns: dict[str, list] = {}
+        for run in runs:
+            for name, values in zip(run.columns, run.values):
+                columns.setdefault(name, []).extend(values)
+        await tenant_refs.check(ops, model, columns)
     scope = scope_of(model)
     updated = 0
     async with backend.transaction():

@@ -171,7 +171,7 @@ class DataFlow(SchemaMethods, Lifecycle):
         aliases = {
             f"{spec.name}_{OPERATIONS[op]}": c for op, c in generated.items() if op in OPERATIONS and not self.namespace
         }
-        ownership.claim(self, list(names) + list(aliases), spec.name)
+        ownership.claim(self, list(names) + list(aliases), spec.name, spec.table)
         ownership.register(self, {**names, **aliases})
         self.models[spec.name] = spec
         relations.link(self.models)

@@ -103,7 +103,7 @@ class ModelInstantiationError(ModelError, TypeError):
 
 
 class NodeNameConflictError(ModelError):
-    """Two live DataFlow instances want the same workflow node names."""
+    """A model's workflow node names are taken: by another live DataFlow, another model, or another node."""
 
     code = "DF-202"
 

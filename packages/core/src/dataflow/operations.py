@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import include
+from . import include, tenant_refs
 from .errors import FilterError, NotFoundError, UpsertConflictTargetError, ValidationError
 from .model import ModelSpec
 from .operation_guards import CONFLICT_RESOLUTIONS as CONFLICT_RESOLUTIONS
@@ -103,6 +103,7 @@ class Operations(BulkOperations):
     async def create(self, model: ModelSpec, record: dict) -> dict:
         row = self._tenant_rows(model, [self.writer(model).new_row(record)])[0]
         backend = await self._backend(model)
+        await tenant_refs.check_rows(self, model, [row], new=True)
         return (await backend.insert(model, [row], returning=True))[0]
 
     @atomic
@@ -153,6 +154,7 @@ class Operations(BulkOperations):
     async def _update_one(self, model: ModelSpec, backend: Any, key: Any, changes: dict) -> dict:
         if model.timestamps:
             changes = {**changes, "updated_at": now()}
+        await tenant_refs.check_rows(self, model, [changes])
         rows = await backend.update(model, self._by_id(model, key), changes, returning=True)
         if not rows:
             raise self._not_found(model, key)
@@ -252,6 +254,7 @@ class Operations(BulkOperations):
             changes["updated_at"] = row["updated_at"]
         backend = await self._backend(model)
         await self._guard_foreign_keys(model, backend, target, [row])
+        await tenant_refs.check_rows(self, model, [row, changes], new=True)
         outcome = await backend.upsert(model, [row], [changes], target, returning=True)
         created = outcome.created[0]
         record = outcome.rows[0]

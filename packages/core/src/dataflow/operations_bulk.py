@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import tenant_refs
 from .bulk_update import update_records
 from .bulk_upsert import columnar
 from .errors import ConfirmationRequiredError, ValidationError
@@ -44,6 +45,8 @@ class BulkOperations:
                 fast[1].append([require_tenant(model.name)] * len(records))
             if fast is not None:
                 backend = await self._backend(model)
+                columns = dict(zip(*fast))
+                await tenant_refs.check(self, model, columns, columns.get(model.primary_key, ()))
                 await backend.insert_columns(model, *fast)
                 return {"processed": len(records), "inserted": len(records), "skipped": 0, "batch_size": batch_size,
                         "operation": "bulk_create", "success": True}
@@ -54,6 +57,7 @@ class BulkOperations:
         async with backend.transaction():
             if resolution == "skip":
                 rows, skipped = await self._without_conflicts(model, backend, rows)
+            await tenant_refs.check_rows(self, model, rows, new=True)
             for group in _by_columns(rows):
                 written = await backend.insert(model, group, returning=return_ids)
                 ids.extend(r[model.primary_key] for r in written)
@@ -104,6 +108,7 @@ class BulkOperations:
         where = self._filter(model, raw_filter)
         if model.timestamps:
             changes["updated_at"] = now()
+        await tenant_refs.check_rows(self, model, [changes])
         count = await backend.update(model, where, changes, returning=False)
         return {"processed": count, "updated": count, "operation": "bulk_update", "success": True}
 
@@ -166,6 +171,8 @@ class BulkOperations:
         fast = columnar(writer, model, records, target, update_fields, stamp)
         if fast is not None:
             backend = await self._backend(model)
+            columns = dict(zip(fast[0], fast[1]))
+            await tenant_refs.check(self, model, columns, columns.get(model.primary_key, ()))
             outcome = await backend.upsert_columns(model, *fast, target)
             return {"processed": len(records), "upserted": len(records), "total": len(records),
                     "inserted": outcome.inserted, "updated": outcome.updated, "skipped": 0,
@@ -187,6 +194,7 @@ class BulkOperations:
         self._tenant_rows(model, rows)
         backend = await self._backend(model)
         await self._guard_foreign_keys(model, backend, target, rows)
+        await tenant_refs.check_rows(self, model, rows, new=True)  # the updates are values of these rows
         outcome = await backend.upsert(model, rows, updates, target, returning=False)
         return {"processed": len(rows), "upserted": len(rows), "total": len(rows), "inserted": outcome.inserted,
                 "updated": outcome.updated, "skipped": 0, "operation": "bulk_upsert", "success": True}

@@ -8,7 +8,8 @@ primary for writes and sends the statements of Read, List and Count (nodes and e
 * the call did not ask for ``use_primary=True``;
 * a replica is usable: not marked down (a failed connection marks it down for ``replica_retry_after``
   seconds), not lagging more than ``replica_max_lag`` seconds (measured on the replica, at most once per
-  :data:`CHECK_EVERY` seconds), and caught up with this DataFlow's own writes (below).
+  :data:`CHECK_EVERY` seconds; a standby whose WAL receiver is not streaming lags by an unknown amount,
+  infinity), and caught up with this DataFlow's own writes (below).
 
 **Read-your-writes, per DataFlow instance.** The context is the DataFlow instance: once a write made
 through it has returned (or a transaction through it has committed), every later read through the same
@@ -40,6 +41,7 @@ import contextvars
 import functools
 import itertools
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -248,6 +250,9 @@ class ReadRouter:
 
     async def _check(self, replica: Replica, conn: Any) -> None:
         position, lag, in_recovery = await replica.driver.replica_status(conn, CHECK_EVERY + self.wait)
+        if lag == math.inf and replica.lag != math.inf:
+            _log.warning("read replica %s receives no WAL from its primary (its WAL receiver is not streaming): "
+                         "skipped until it streams again", replica.url.masked())
         replica.position, replica.lag, replica.checked = position, lag, time.monotonic()
         if replica.in_recovery and not in_recovery:
             _log.warning("read replica %s is no longer in recovery (promoted): it keeps serving reads, and what this "
@@ -270,7 +275,8 @@ class ReadRouter:
         now = time.monotonic()
         return {
             "fallbacks_to_primary": self.fallbacks, "replay_waits": self.waits,
-            "replicas": [{"url": r.url.masked(), "reads": r.reads, "failures": r.failures, "lag_seconds": r.lag,
+            "replicas": [{"url": r.url.masked(), "reads": r.reads, "failures": r.failures,
+                          "lag_seconds": None if r.lag == math.inf else r.lag,  # unknown: not receiving
                           "in_recovery": r.in_recovery, "down": now < r.down_until, "pool": _pool_stats(r)}
                          for r in self.replicas],
         }

@@ -310,18 +310,21 @@ def distributed_transaction(*dbs: Any, log: Any = None, coordinator: str = "main
 
 @asynccontextmanager
 async def _async_scope(tx: DistributedTransaction) -> AsyncIterator[DistributedTransaction]:
-    await tx.begin()
-    tx.bind()
     try:
-        yield tx
-    except BaseException:
+        await tx.begin()
+        tx.bind()
+        try:
+            yield tx
+        except BaseException:
+            tx.unbind()
+            if tx.state == "active":
+                await tx._abort_all()
+            raise
         tx.unbind()
         if tx.state == "active":
-            await tx._abort_all()
-        raise
-    tx.unbind()
-    if tx.state == "active":
-        await tx.commit()
+            await tx.commit()
+    finally:
+        await tx.log.close()  # the log's DataFlow when this transaction opened it (log=URL)
 
 
 def distributed_transaction_sync(*dbs: Any, log: Any = None, coordinator: str = "main",
@@ -335,15 +338,18 @@ def distributed_transaction_sync(*dbs: Any, log: Any = None, coordinator: str = 
 @contextmanager
 def _sync_scope(tx: DistributedTransaction) -> Iterator[DistributedTransaction]:
     run = tx.dbs[0]._runner.run_on_portal
-    run(tx.begin())
-    tx.bind()
     try:
-        yield tx
-    except BaseException:
+        run(tx.begin())
+        tx.bind()
+        try:
+            yield tx
+        except BaseException:
+            tx.unbind()
+            if tx.state == "active":
+                run(tx._abort_all())
+            raise
         tx.unbind()
         if tx.state == "active":
-            run(tx._abort_all())
-        raise
-    tx.unbind()
-    if tx.state == "active":
-        run(tx.commit())
+            run(tx.commit())
+    finally:
+        run(tx.log.close())  # on the loop that opened it

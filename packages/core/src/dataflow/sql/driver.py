@@ -132,7 +132,8 @@ class SQLDriver(ABC):
         return None
 
     async def replica_status(self, conn: Any, timeout: float | None) -> tuple[int, float, bool]:
-        """On a replica: ``(position it has replayed, lag in seconds, still a replica)``."""
+        """On a replica: ``(position it has replayed, lag in seconds, still a replica)``; the lag is ``math.inf``
+        when it cannot be known (a standby receiving nothing from its primary), which skips the replica."""
         raise NotImplementedError
 
     def replica_conflict(self, exc: BaseException) -> bool:

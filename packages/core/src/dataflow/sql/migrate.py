@@ -120,8 +120,9 @@ class Migrations:
                 if default is not None:
                     await self.execute(f"UPDATE {table} SET {quote(field.name)} = {self.placeholder(1)}",
                                        (self.encode_value(field.kind, field.type.coerce(default)),))
-                if step.action == "required_column":  # added nullable, filled: now as a fresh table has it
-                    await self.require_column(model, field)
+                if step.action == "required_column" or (default is not None and not field.nullable
+                                                        and not field.managed):
+                    await self.require_column(model, field)  # added nullable, filled: now as a fresh table has it
             elif step.action == "rename_column":
                 await self.execute(
                     f"ALTER TABLE {table} RENAME COLUMN {quote(step.data['old'])} TO {quote(step.column)}", ()
