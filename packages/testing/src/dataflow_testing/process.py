@@ -10,6 +10,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +132,20 @@ class ServerProcess:
     def resume(self) -> None:
         """SIGCONT after :meth:`pause`."""
         self._signal_tree(signal.SIGCONT)
+
+    @contextmanager
+    def paused(self, safety: float = 30.0) -> Iterator[None]:
+        """The server paused for the block: resumed after it, and after ``safety`` seconds at the latest, so a
+        broken timeout in the block fails instead of hanging."""
+        self.pause()
+        timer = threading.Timer(safety, self.resume)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            self.resume()
 
     def restart(self, timeout: float = 60) -> Any:
         """Kill the server (``kill -9``) and start it again on the same data directory and port."""
