@@ -157,7 +157,7 @@ class MongoTransaction(TransactionHandle):
                     await session.commit_transaction()
                 elif session.in_transaction:
                     await session.abort_transaction()
-        except driver.perr.PyMongoError as exc:
+        except (driver.perr.PyMongoError, DatabaseError) as exc:  # DatabaseError: the server was not found
             if commit:
                 raise self.backend._translate(exc) from exc
             log.debug("aborting a MongoDB transaction failed", exc_info=True)
@@ -196,7 +196,7 @@ class MongoTransaction(TransactionHandle):
         if session is not None and session.in_transaction and not self.stalled:  # stalled: aborted at its end
             try:
                 await self._here(self._bounded_abort(session))
-            except driver.perr.PyMongoError:  # pragma: no cover - already aborted by the server
+            except (driver.perr.PyMongoError, DatabaseError):  # pragma: no cover - aborted by the server, or gone
                 log.debug("aborting a MongoDB transaction failed", exc_info=True)
 
     async def _bounded_abort(self, session: Any) -> None:
