@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,6 +62,22 @@ def _process_tree(root: int) -> list[int]:
         tree.append(pid)
         todo.extend(children.get(pid, ()))
     return tree
+
+
+def _stopped(pid: int) -> bool:
+    """Whether every thread of ``pid`` is stopped (state T), or the process is gone."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return True
+    for task in tasks:
+        try:
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue  # the thread ended
+        if state not in ("T", "t", "Z", "X"):
+            return False
+    return True
 
 
 class ServerProcess:
@@ -125,9 +142,16 @@ class ServerProcess:
             self._signal_tree(signal.SIGKILL)
             self.proc.wait()
 
-    def pause(self) -> None:
-        """SIGSTOP the server: it keeps its sockets open and answers nothing (a hung host)."""
+    def pause(self, timeout: float = 10.0) -> None:
+        """SIGSTOP the server: it keeps its sockets open and answers nothing (a hung host). Returns once every
+        thread of it has stopped: a thread inside a system call (MariaDB flushing its log, state D) stops only
+        when the call returns, and until then it still answers."""
         self._signal_tree(signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while not all(_stopped(pid) for pid in _process_tree(self.proc.pid)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{type(self).__name__} did not stop within {timeout:g} s of SIGSTOP")
+            time.sleep(0.001)
 
     def resume(self) -> None:
         """SIGCONT after :meth:`pause`."""
