@@ -207,7 +207,7 @@ def test_a_paused_server_inside_a_transaction_rolls_it_back(db):
 
 def test_a_paused_mongodb_gives_query_timeout_and_the_instance_recovers():
     """MongoDB (SecantusDB, a MongoDB-wire test server; it picks a new port at each start, so no restart case):
-    ``query_timeout`` becomes pymongo's ``socketTimeoutMS``."""
+    ``query_timeout`` bounds each operation as pymongo's client-side timeout (see also tests/test_mongo_timeouts.py)."""
     from dataflow_testing import MongoServer
 
     with MongoServer() as server:
