@@ -9,7 +9,6 @@ written before a statement is sent) kills the server when the statement it waits
 from __future__ import annotations
 
 import logging
-import threading
 
 import pytest
 from dataflow import DataFlow, DataFlowError
@@ -120,23 +119,6 @@ def writes_items(sql: str) -> bool:
     return head.startswith(("INSERT", "COPY")) and "ITEMS" in head
 
 
-class paused:  # noqa: N801
-    """The server SIGSTOPped for the block (SIGCONT afterwards, and after PAUSE_SAFETY seconds at the latest)."""
-
-    def __init__(self, server) -> None:
-        self.server = server
-
-    def __enter__(self) -> None:
-        self.server.pause()
-        self.timer = threading.Timer(PAUSE_SAFETY, self.server.resume)
-        self.timer.daemon = True
-        self.timer.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.timer.cancel()
-        self.server.resume()
-
-
 # --- kill -9 ---------------------------------------------------------------------------------------------------------
 
 
@@ -200,7 +182,7 @@ def test_kill_mid_workflow_transaction(db):
 
 def test_a_paused_server_gives_query_timeout_and_the_instance_recovers(db):
     records = [{"name": f"p{i}"} for i in range(100)]
-    with paused(db.server):
+    with db.server.paused(PAUSE_SAFETY):
         with pytest.raises(QueryTimeoutError) as info:
             db.express_sync.list("Item")
         assert info.value.code == "DF-505" and info.value.retryable
@@ -218,14 +200,14 @@ def test_a_paused_server_inside_a_transaction_rolls_it_back(db):
     with pytest.raises(QueryTimeoutError):
         with db.transaction_sync():
             db.express_sync.create("Item", {"name": "in-tx"})
-            with paused(db.server):
+            with db.server.paused(PAUSE_SAFETY):
                 db.express_sync.create("Item", {"name": "stuck"})
     assert names(db) == ["before"]
 
 
 def test_a_paused_mongodb_gives_query_timeout_and_the_instance_recovers():
     """MongoDB (SecantusDB, a MongoDB-wire test server; it picks a new port at each start, so no restart case):
-    ``query_timeout`` becomes pymongo's ``socketTimeoutMS``."""
+    ``query_timeout`` bounds each operation as pymongo's client-side timeout (see also tests/test_mongo_timeouts.py)."""
     from dataflow_testing import MongoServer
 
     with MongoServer() as server:
@@ -237,7 +219,7 @@ def test_a_paused_mongodb_gives_query_timeout_and_the_instance_recovers():
 
         db.express_sync.create("Item", {"name": "before"})
         try:
-            with paused(server):
+            with server.paused(PAUSE_SAFETY):
                 with pytest.raises(QueryTimeoutError) as info:
                     db.express_sync.list("Item")
                 assert info.value.code == "DF-505" and "timeout of 1 s" in str(info.value)

@@ -20,6 +20,7 @@ from dataflow.model import ModelSpec
 from dataflow.query.ast import Expr
 
 from . import driver
+from .limits import operation
 
 #: (start byte, length) of each part in the stored text
 TEXT_PARTS = {"year": (0, 4), "month": (5, 2), "day": (8, 2), "hour": (11, 2), "minute": (14, 2)}
@@ -109,6 +110,7 @@ def _decoded(decoders: dict, kind: str, value: Any) -> Any:
 class MongoAggregates:
     """Mixin of :class:`~dataflow_mongo.backend.MongoBackend`: ``aggregate``."""
 
+    @operation("aggregate")
     async def aggregate(self, model: ModelSpec, where: Expr, plan: AggregatePlan) -> list[tuple]:
         if (handle := self._foreign()) is not None:  # type: ignore[attr-defined]
             return await self._elsewhere(handle, self.aggregate(model, where, plan))  # type: ignore[attr-defined]

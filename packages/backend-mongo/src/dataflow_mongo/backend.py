@@ -37,7 +37,7 @@ from dataflow.errors import ConfigurationError
 from dataflow.model import ModelSpec
 from dataflow.session import StatementPath
 
-from . import driver, targets
+from . import driver, limits, targets
 from .aggregate import MongoAggregates
 from .bulkwrite import BulkWrites
 from .connection import _DB_NAME_BAD, COUNTERS, PORTAL_THREAD, MongoConnections, _Conn
@@ -101,6 +101,8 @@ class MongoBackend(
         self.pool_size = options.get("pool_size")
         self.echo = bool(options.get("echo"))
         self.statements = StatementPath(self, lambda exc, _sql: self._translate(exc))
+        self.default_limit = limits.default_limit(url.query, self.statements.timeout)
+        """The limit of an operation outside any ``query_timeout()`` scope (:mod:`.limits`)."""
         self.target = self._target()
         self.closed = False
         self.dataflow_ref: Any = None

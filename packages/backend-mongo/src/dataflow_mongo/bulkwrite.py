@@ -12,10 +12,13 @@ from typing import Any
 from dataflow.errors import DataFlowError
 from dataflow.query.ast import And, Cmp, FieldRef
 
+from .limits import operation
+
 
 class BulkWrites:
     """Mixin of :class:`~dataflow_mongo.backend.MongoBackend`: updates with a value per record."""
 
+    @operation("bulk update")
     async def update_rows(self, model, columns, keys, values, scope) -> int:
         if not keys:
             return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 import threading
@@ -13,6 +14,7 @@ from urllib.parse import quote, urlencode
 from dataflow.errors import ConfigurationError, ConnectionFailedError, DatabaseError
 
 from . import driver
+from .limits import operation
 
 log = logging.getLogger("dataflow.mongo")
 
@@ -20,6 +22,7 @@ COUNTERS = "dataflow_counters"
 PORTAL_THREAD = "dataflow-portal"  # dataflow.runner.SyncRunner's thread for sync calls made inside a running loop
 _DB_NAME_BAD = re.compile(r'[/\\. "$\x00]')
 _TIMEOUT_KEYS = {"serverselectiontimeoutms", "connecttimeoutms"}
+CLOSE_WAIT = 1.0  # seconds a closing client waits for the server to take its goodbye
 
 
 async def _guard(conn: _Conn, host: Any, backend: Any) -> None:
@@ -33,9 +36,17 @@ async def _guard(conn: _Conn, host: Any, backend: Any) -> None:
             owner = backend()
             if owner is not None:
                 host.connection_closing(conn.client, owner)
-            await conn.client.close()
+            await closed(conn.client, owner.connect_timeout if owner is not None else 10)
         except Exception:  # pragma: no cover - the loop is going away
             log.debug("closing a MongoDB client at loop shutdown failed", exc_info=True)
+
+
+async def closed(client: Any, seconds: float) -> None:
+    """Close a client. Its goodbye to the server (endSessions, a courtesy: the server expires sessions itself) waits
+    at most ``seconds`` and a second, and not at all when no server is known: the server may be paused or gone."""
+    known = client.topology_description.has_writable_server()
+    with driver.pymongo.timeout(min(seconds, CLOSE_WAIT) if known else 0.001):
+        await client.close()
 
 
 class _Conn:
@@ -88,10 +99,7 @@ class MongoConnections:
             kwargs["password"] = self.url.password
         if self.pool_size:
             kwargs["maxPoolSize"] = int(self.pool_size)
-        if not given & {"timeoutms", "sockettimeoutms"} and self.statements.timeout is not None:
-            # query_timeout bounds each wait for the server (not timeoutMS: it would replace the server selection
-            # bound, so an unreachable server would take query_timeout instead of connect_timeout to report)
-            kwargs["socketTimeoutMS"] = int(self.statements.timeout * 1000)
+        # no socketTimeoutMS: each operation's limit reaches pymongo as its client-side timeout (.limits)
         return kwargs
 
     def _make_client(self) -> Any:
@@ -119,23 +127,24 @@ class MongoConnections:
                 conn = self._conns.get(loop)
                 if conn is None:
                     conn = self._conns[loop] = fresh
-                    conn.guard = loop.create_task(_guard(conn, self.host, weakref.ref(self)),
-                                                  name="dataflow-mongo-client-guard")
+                    # in an empty context: the task must not inherit the deadline of the operation that made it
+                    guard = _guard(conn, self.host, weakref.ref(self))
+                    conn.guard = contextvars.Context().run(loop.create_task, guard, name="dataflow-mongo-client-guard")
                     fresh = None
             if fresh is not None:  # another task of this loop published its client first
                 self.host.connection_closing(fresh.client, self)
-                await fresh.client.close()
+                await closed(fresh.client, self.connect_timeout)
         return conn
 
-    @staticmethod
-    async def _shutdown(conn: _Conn) -> None:
+    async def _shutdown(self, conn: _Conn) -> None:
         guard = conn.guard
         if guard is not None and not guard.done():
             guard.cancel()
             await asyncio.gather(guard, return_exceptions=True)
         else:
-            await conn.client.close()
+            await closed(conn.client, self.connect_timeout)
 
+    @operation("connect")
     async def open(self) -> None:
         conn = await self._conn()
         if self.server_transactions is not None:

@@ -12,6 +12,7 @@ from bson import ObjectId
 from dataflow.errors import DatabaseError, DataFlowError, DuplicateKeyError, ValidationError
 
 from . import validate as check
+from .limits import limited
 
 
 def _new_id() -> Any:
@@ -34,9 +35,10 @@ def _error(backend: Any, exc: BaseException, collection: str) -> DataFlowError:
 async def _run(backend: Any, collection: str, work: Any) -> Any:
     from pymongo.errors import PyMongoError
 
-    conn = await backend._conn()
     try:
-        return await work(conn.db[collection], backend.session(conn))
+        async with limited(backend, work.__qualname__.split(".")[0].replace("_", " ")):  # "insert document"
+            conn = await backend._conn()
+            return await work(conn.db[collection], backend.session(conn))
     except DataFlowError:
         raise
     except (PyMongoError, OverflowError) as exc:
@@ -124,10 +126,11 @@ async def bulk_insert_documents(backend: Any, p: dict) -> dict:
                                               session=session)
 
     try:
-        if atomic:
-            await backend.atomic(work)
-        else:
-            await work(await backend._conn(), None)
+        async with limited(backend, "bulk insert documents"):
+            if atomic:
+                await backend.atomic(work)
+            else:
+                await work(await backend._conn(), None)
     except BulkWriteError as exc:
         raise _bulk_error(backend, exc, collection, len(docs), ordered, atomic, ids) from exc
     except DataFlowError:

@@ -18,10 +18,11 @@ from dataflow.errors import (
 from dataflow.model import ModelSpec
 from dataflow.urls import mask_secrets
 
-from . import driver
+from . import driver, limits
 
 DUPLICATE_KEY = 11000
 AUTH_CODES = {18, 13, 11}  # AuthenticationFailed, Unauthorized, UserNotFound
+DEFAULT_POOL_SIZE = 100  # pymongo's maxPoolSize
 
 
 class MongoErrors:
@@ -38,7 +39,7 @@ class MongoErrors:
             )
         ):
             handle.doom(f"an operation in it failed ({type(exc).__name__}), and MongoDB aborts a whole transaction "
-                        "on a failed operation (it has no savepoints to return to)")
+                        "on a failed operation (it has no savepoints to return to)", stalled=exc.timeout)
         custom = self.host.hook.dataflow_translate_error(error=exc, backend=self)
         if custom is not None:
             return custom
@@ -62,17 +63,10 @@ class MongoErrors:
             cols = self._key_columns(exc.details or {})
             return DuplicateKeyError(f"duplicate key: a record with the same {cols} already exists{where}",
                                      orig=exc, columns=cols)
-        if isinstance(exc, driver.perr.ExecutionTimeout) or (
-            isinstance(exc, driver.perr.NetworkTimeout) and not isinstance(exc, driver.perr.ServerSelectionTimeoutError)
-        ):
-            seconds = self.statements.timeout or 0
-            return QueryTimeoutError(
-                f"MongoDB{where}: the operation got no answer within its timeout of {seconds:g} s "
-                f"(the server is slow, paused or unreachable): {self._describe(exc)}. Retry if the "
-                "operation is safe to repeat, or raise query_timeout",
-                orig=exc,
-                timeout=seconds,
-            )
+        if isinstance(exc, driver.perr.PyMongoError) and exc.timeout:
+            timed_out = self._timed_out(exc, where)
+            if timed_out is not None:
+                return timed_out
         if isinstance(
             exc,
             (
@@ -104,6 +98,25 @@ class MongoErrors:
         if isinstance(exc, driver.perr.ConfigurationError):
             return ConfigurationError(f"MongoDB configuration ({self.url.masked()}): {self._describe(exc)}")
         return DatabaseError(f"MongoDB error{where}: {self._describe(exc)}", orig=exc)
+
+    def _timed_out(self, exc: BaseException, where: str) -> QueryTimeoutError | None:
+        """A pymongo timeout under the operation's limit as QueryTimeoutError naming the operation and the limit;
+        None for a server not found within ``connect_timeout`` (that is ConnectionFailedError)."""
+        what, seconds = limits.current() or ("operation", limits.limit_of(self))
+        perr = driver.perr
+        if isinstance(exc, perr.ServerSelectionTimeoutError) and (seconds is None or seconds >= self.connect_timeout):
+            return None
+        bound = f"its timeout of {seconds:g} s" if seconds else "its timeout"
+        if isinstance(exc, perr.WaitQueueTimeoutError):
+            size = int(self.pool_size or DEFAULT_POOL_SIZE)
+            return QueryTimeoutError(
+                f"MongoDB{where}: the {what} got no free connection within {bound}: all {size} connections of the "
+                f"pool are in use (pool_size={size}); raise it (DataFlow(url, pool_size=N)), end transactions "
+                "sooner, or raise query_timeout / timeout=", orig=exc, timeout=seconds, pool_size=size)
+        return QueryTimeoutError(
+            f"MongoDB{where}: the {what} got no answer within {bound} (the server is slow, paused or unreachable): "
+            f"{self._describe(exc)}. Retry if the operation is safe to repeat, or raise query_timeout / timeout=",
+            orig=exc, timeout=seconds)
 
     @staticmethod
     def _key_columns(details: dict) -> str:

@@ -7,6 +7,7 @@ from dataflow.query.related import resolved
 
 from . import driver
 from .encoding import _Plan
+from .limits import operation
 
 
 class MongoReads:
@@ -15,6 +16,7 @@ class MongoReads:
     def _sort(self, plan: _Plan, order: list[OrderItem]) -> list[tuple[str, int]]:
         return [(plan.keys[item.field], -1 if item.descending else 1) for item in order]
 
+    @operation("find")
     async def select(self, model, where, order, limit, offset) -> list[dict]:
         if limit == 0:
             return []
@@ -34,6 +36,7 @@ class MongoReads:
         decode = self.decode
         return [decode(model, d) for d in docs]
 
+    @operation("count")
     async def count(self, model, where) -> int:
         if (handle := self._foreign()) is not None:
             return await self._elsewhere(handle, self.count(model, where))

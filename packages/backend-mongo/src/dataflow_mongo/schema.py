@@ -10,6 +10,7 @@ from dataflow.model import ModelSpec
 
 from . import driver
 from .connection import _Conn
+from .limits import operation
 
 INDEX_CONFLICT_CODES = {85, 86}  # IndexOptionsConflict, IndexKeySpecsConflict
 NAMESPACE_EXISTS = 48
@@ -21,6 +22,7 @@ STORED_TYPE = {"str": "string", "int": "number", "float": "number", "bool": "boo
 class MongoSchema:
     """Mixin of :class:`~dataflow_mongo.backend.MongoBackend`: collections, indexes, counters."""
 
+    @operation("schema change")
     async def ensure_models(self, models: Sequence[ModelSpec], *, create: bool) -> None:
         conn = await self._conn()
         model = None
@@ -113,6 +115,7 @@ class MongoSchema:
         start = int(top["_id"]) if top else 0
         await conn.counters.update_one({"_id": model.table}, {"$max": {"seq": start}}, upsert=True)
 
+    @operation("drop")
     async def drop_tables(self, models: Sequence[ModelSpec]) -> None:
         """Drop the models' collections and id counters (test cleanup)."""
         conn = await self._conn()

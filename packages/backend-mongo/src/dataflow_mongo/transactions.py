@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
@@ -13,11 +14,13 @@ from dataflow.transactions import TransactionError, TransactionHandle, check_sav
 
 from . import driver
 from .connection import _Conn
+from .limits import limited
 
 if TYPE_CHECKING:
     from .backend import MongoBackend
 
 log = logging.getLogger("dataflow.mongo")
+_BACKGROUND: set[asyncio.Task] = set()  # aborts of stalled transactions, kept until done
 
 
 class MongoTransactions:
@@ -75,7 +78,7 @@ class MongoTransactions:
                 orig = getattr(exc, "orig", None) if isinstance(exc, DatabaseError) else exc
                 transient = isinstance(orig, driver.perr.PyMongoError) and orig.has_error_label(
                     "TransientTransactionError"
-                )
+                ) and not orig.timeout  # a timeout is labelled transient too, but its deadline has passed
                 if nested or not transient or attempt == attempts - 1:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
@@ -117,13 +120,16 @@ class MongoTransaction(TransactionHandle):
         self.backend, self.conn, self.session = backend, conn, session
         self.loop = asyncio.get_running_loop()
         self.doomed: str | None = None
+        self.stalled = False
+        """An operation in it timed out: the server may be hung, so its abort is sent in the background."""
 
     def usable(self) -> None:
         self.check_active()
         if self.doomed:
             raise TransactionError(f"this MongoDB transaction was rolled back: {self.doomed}")
 
-    def doom(self, reason: str) -> None:
+    def doom(self, reason: str, stalled: bool = False) -> None:
+        self.stalled = self.stalled or stalled
         if self.doomed is None:
             self.doomed = reason
             self.failed = True
@@ -133,12 +139,25 @@ class MongoTransaction(TransactionHandle):
         self.active = False
         if session is None:
             return
+        if self.stalled and not commit:
+            # asked of the server, never waited for (it may be the thing that hangs), like a SQL cancel request; in an
+            # empty context, so under the DataFlow's own limit, not the timed-out operation's
+            task = contextvars.Context().run(asyncio.get_running_loop().create_task, self._finish(session),
+                                             name="dataflow-mongo-abort")
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
+            return
+        await self._finish(session, commit)
+
+    async def _finish(self, session: Any, commit: bool = False) -> None:
+        """Commit (``commit``) or abort the transaction of ``session``, under the operation limit; end the session."""
         try:
-            if commit:
-                await session.commit_transaction()
-            elif session.in_transaction:
-                await session.abort_transaction()
-        except driver.perr.PyMongoError as exc:
+            async with limited(self.backend, "commit" if commit else "abort"):
+                if commit:
+                    await session.commit_transaction()
+                elif session.in_transaction:
+                    await session.abort_transaction()
+        except (driver.perr.PyMongoError, DatabaseError) as exc:  # DatabaseError: the server was not found
             if commit:
                 raise self.backend._translate(exc) from exc
             log.debug("aborting a MongoDB transaction failed", exc_info=True)
@@ -174,8 +193,12 @@ class MongoTransaction(TransactionHandle):
         self.doom(f"a block inside it (savepoint {name!r}) was rolled back, and MongoDB has no savepoints, so "
                   "everything since the transaction began was rolled back")
         session = self.session
-        if session is not None and session.in_transaction:
+        if session is not None and session.in_transaction and not self.stalled:  # stalled: aborted at its end
             try:
-                await self._here(session.abort_transaction())
-            except driver.perr.PyMongoError:  # pragma: no cover - already aborted by the server
+                await self._here(self._bounded_abort(session))
+            except (driver.perr.PyMongoError, DatabaseError):  # pragma: no cover - aborted by the server, or gone
                 log.debug("aborting a MongoDB transaction failed", exc_info=True)
+
+    async def _bounded_abort(self, session: Any) -> None:
+        async with limited(self.backend, "abort"):
+            await session.abort_transaction()

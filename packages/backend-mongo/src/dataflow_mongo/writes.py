@@ -15,6 +15,7 @@ from dataflow.query.related import resolved
 from . import driver
 from .connection import _Conn
 from .encoding import _Plan
+from .limits import operation
 
 
 def _pins_key(expr: Expr) -> bool:
@@ -47,6 +48,7 @@ class MongoWrites:
             await conn.counters.update_one({"_id": model.table}, {"$max": {"seq": top}}, upsert=True)
         return ids
 
+    @operation("insert")
     async def insert(self, model: ModelSpec, rows: list[dict], *, returning: bool) -> list[dict]:
         if not rows:
             return []
@@ -80,6 +82,7 @@ class MongoWrites:
             return [self._output(model, plan, row, key) for row, key in zip(rows, ids, strict=True)]
         return []
 
+    @operation("update")
     async def update(self, model, where, values, *, returning: bool):
         if (handle := self._foreign()) is not None:
             return await self._elsewhere(handle, self.update(model, where, values, returning=returning))
@@ -120,6 +123,7 @@ class MongoWrites:
         except driver.perr.PyMongoError as exc:
             raise self._translate(exc, model) from exc
 
+    @operation("delete")
     async def delete(self, model, where) -> int:
         if (handle := self._foreign()) is not None:
             return await self._elsewhere(handle, self.delete(model, where))
@@ -135,6 +139,7 @@ class MongoWrites:
         except driver.perr.PyMongoError as exc:
             raise self._translate(exc, model) from exc
 
+    @operation("upsert")
     async def upsert(self, model, rows, updates, conflict_on, *, returning: bool) -> UpsertOutcome:
         """Insert each row, or apply its update where ``conflict_on`` matches.
 

@@ -2,16 +2,17 @@
 
 The limit of a statement is, in order of precedence:
 
-1. the innermost ``with dataflow.query_timeout(seconds):`` around the call (a node's ``timeout`` parameter
-   and express's ``timeout=`` open one);
+1. the innermost ``with dataflow.timeouts.query_timeout(seconds):`` around the call (a node's ``timeout``
+   parameter opens one; express calls take the scope around them);
 2. the DataFlow option ``query_timeout`` (``DataFlow(url, query_timeout=30)``);
 3. the environment variable ``DATAFLOW_QUERY_TIMEOUT`` (seconds; ``none`` for no limit);
 4. :data:`DEFAULT_QUERY_TIMEOUT` (60 s).
 
-``None`` (or ``0``) means no limit. The limit bounds each statement from taking a pooled connection to the
-driver's answer. A statement that exceeds it raises :class:`~dataflow.errors.QueryTimeoutError`
+``None`` (or ``0``) means no limit. The limit bounds each statement from asking for a pooled connection (an
+exhausted pool included) to the driver's answer; on MongoDB, each operation as a whole (pymongo's client-side
+operation timeout). A statement that exceeds it raises :class:`~dataflow.errors.QueryTimeoutError`
 (DF-505, retryable): the server is asked to stop it where the backend can (PostgreSQL's cancel request,
-MariaDB's ``KILL QUERY``, SQLite's interrupt, pymongo's socket timeout) and its connection is discarded, never
+MariaDB's ``KILL QUERY``, SQLite's interrupt, MongoDB's ``maxTimeMS``) and its connection is discarded, never
 returned to the pool in an unknown state. Connect timeouts (``connect_timeout``) are separate and stay.
 """
 

@@ -10,6 +10,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +62,22 @@ def _process_tree(root: int) -> list[int]:
         tree.append(pid)
         todo.extend(children.get(pid, ()))
     return tree
+
+
+def _stopped(pid: int) -> bool:
+    """Whether every thread of ``pid`` is stopped (state T), or the process is gone."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return True
+    for task in tasks:
+        try:
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue  # the thread ended
+        if state not in ("T", "t", "Z", "X"):
+            return False
+    return True
 
 
 class ServerProcess:
@@ -122,13 +142,34 @@ class ServerProcess:
             self._signal_tree(signal.SIGKILL)
             self.proc.wait()
 
-    def pause(self) -> None:
-        """SIGSTOP the server: it keeps its sockets open and answers nothing (a hung host)."""
+    def pause(self, timeout: float = 10.0) -> None:
+        """SIGSTOP the server: it keeps its sockets open and answers nothing (a hung host). Returns once every
+        thread of it has stopped: a thread inside a system call (MariaDB flushing its log, state D) stops only
+        when the call returns, and until then it still answers."""
         self._signal_tree(signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while not all(_stopped(pid) for pid in _process_tree(self.proc.pid)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{type(self).__name__} did not stop within {timeout:g} s of SIGSTOP")
+            time.sleep(0.001)
 
     def resume(self) -> None:
         """SIGCONT after :meth:`pause`."""
         self._signal_tree(signal.SIGCONT)
+
+    @contextmanager
+    def paused(self, safety: float = 30.0) -> Iterator[None]:
+        """The server paused for the block: resumed after it, and after ``safety`` seconds at the latest, so a
+        broken timeout in the block fails instead of hanging."""
+        self.pause()
+        timer = threading.Timer(safety, self.resume)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            self.resume()
 
     def restart(self, timeout: float = 60) -> Any:
         """Kill the server (``kill -9``) and start it again on the same data directory and port."""

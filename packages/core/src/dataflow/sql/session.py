@@ -6,8 +6,8 @@ Every statement of every SQL backend goes through :class:`SQLSession` (``backend
 * inside a transaction it runs on the transaction's connection, under the transaction's lock, on the
   event loop that connection belongs to (nodes of one workflow level may share a transaction);
 * otherwise it takes a pooled connection from the running loop's pool, or, for a loop that has not proved
-  long-lived, from the I/O loop's pool, running there (:mod:`dataflow.pools`); a connection the driver
-  says may be broken is discarded, never reused;
+  long-lived, from the I/O loop's pool, running there (:mod:`dataflow.pools`); waiting for it counts against the
+  statement's timeout; a connection the driver says may be broken is discarded, never reused;
 * an in-process database (``blocking``) has one connection, shared by every thread
   (:class:`~dataflow.sql.shared.SharedConnection`).
 
@@ -30,7 +30,7 @@ from ..runner import run_on
 from ..session import StatementPath
 from ..timeouts import effective
 from ..transactions import SQLTransactionHandle, TransactionError
-from .liveness import bounded, idle_socket_closed
+from .liveness import acquired, bounded, idle_socket_closed, left
 from .shared import SharedConnection
 
 if TYPE_CHECKING:
@@ -152,9 +152,11 @@ class SQLSession(StatementPath):
 
     async def _pooled(self, pool: Any, fn: Any, sql: str, arg: Any, timeout: float | None) -> Any:
         driver = self.driver
-        conn = await self.acquire(pool)
+        started = time.monotonic()
+        conn = await self.acquire(pool, timeout, sql)
+        rest = left(timeout, started)  # waiting for the connection counted against the limit
         try:
-            return await bounded(driver, conn, fn(conn, sql, arg, timeout), timeout, sql)
+            return await bounded(driver, conn, fn(conn, sql, arg, rest), rest, sql, timeout)
         except BaseException as exc:
             if driver.is_disconnect(exc):
                 driver.discard(conn)
@@ -179,9 +181,13 @@ class SQLSession(StatementPath):
                     f"this transaction was rolled back: a statement in it timed out ({exc.message})")
                 raise
 
-    async def acquire(self, pool: Any) -> Any:
+    async def acquire(self, pool: Any, timeout: float | None = None, sql: str = "") -> Any:
         """A connection from ``pool``: the one place pooled connections are taken, and checked. An idle connection
-        the server closed meanwhile (a restart) is discarded before anything is sent on it, and another taken."""
+        the server closed meanwhile (a restart) is discarded before anything is sent on it, and another taken.
+        Waits at most ``timeout`` seconds (the statement ``sql``'s limit): QueryTimeoutError naming the pool size."""
+        return await acquired(self.driver, pool, self._acquire(pool), timeout, sql)
+
+    async def _acquire(self, pool: Any) -> Any:
         driver = self.driver
         for _ in range(self.stale_retries):
             conn = await driver.acquire(pool)
@@ -217,9 +223,11 @@ class SQLSession(StatementPath):
         if pool is None:
             return await self.io.call(self._begin_somewhere(isolation_level, timeout, start, handle))
         driver = self.driver
-        conn = await self.acquire(pool)
+        started = time.monotonic()
+        conn = await self.acquire(pool, timeout, "BEGIN")
         try:
-            state = await bounded(driver, conn, (start or driver.begin)(conn, isolation_level), timeout, "BEGIN")
+            state = await bounded(driver, conn, (start or driver.begin)(conn, isolation_level), left(timeout, started),
+                                  "BEGIN", timeout)
         except BaseException as exc:
             if driver.is_disconnect(exc):
                 driver.discard(conn)
