@@ -376,25 +376,47 @@ def test_processes_starting_together_migrate_once(sql_url):
 # --- the command line -------------------------------------------------------------------------------------------------
 
 
+def _cli_env(cwd: Path | None) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(cwd or "")}
+
+
 def dataflow_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     script = Path(sys.executable).parent / "dataflow"
     return subprocess.run([str(script), *args], capture_output=True, text=True, timeout=120, cwd=cwd,
-                          env={**os.environ, "PYTHONPATH": str(cwd or "")})
+                          env=_cli_env(cwd))
+
+
+def dataflow_cli_together(*calls: tuple[str, ...], cwd: Path | None = None) -> list[subprocess.CompletedProcess]:
+    """Independent ``dataflow`` invocations, each its own process as a user runs it, started at once.
+
+    For calls that neither change the database nor depend on each other: the wall time of one, not of all.
+    """
+    script = str(Path(sys.executable).parent / "dataflow")
+    procs = [(args, subprocess.Popen([script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     cwd=cwd, env=_cli_env(cwd))) for args in calls]
+    done = []
+    try:
+        for args, proc in procs:
+            stdout, stderr = proc.communicate(timeout=120)
+            done.append(subprocess.CompletedProcess([script, *args], proc.returncode, stdout, stderr))
+    finally:
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    return done
 
 
 def test_cli_help_and_plugins():
-    for args in (["--help"], ["schema", "--help"], ["migrate", "--help"], ["plugins", "--help"]):
-        assert dataflow_cli(*args).returncode == 0
-    out = dataflow_cli("plugins", "--json")
+    *helps, out = dataflow_cli_together(["--help"], ["schema", "--help"], ["migrate", "--help"], ["plugins", "--help"],
+                                        ["plugins", "--json"])
+    for done in helps:
+        assert done.returncode == 0, (done.args, done.stderr)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["backends"]["sqlite"] == ["sqlite"]
 
 
 def test_cli_schema_and_migrate(legacy_url, tmp_path):
-    out = dataflow_cli("schema", legacy_url, "--json")
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["orders"]["primary_key"] == ["order_no"]
-    assert "order_no" in dataflow_cli("schema", legacy_url).stdout
     (tmp_path / "app_models.py").write_text(textwrap.dedent(f"""
         from dataflow import DataFlow
         db = DataFlow({legacy_url!r})
@@ -402,11 +424,16 @@ def test_cli_schema_and_migrate(legacy_url, tmp_path):
         class Product:
             title: str
     """))
-    plan = dataflow_cli("migrate", "app_models", "--plan", cwd=tmp_path)
+    # schema and --plan only read, and the bad URL reaches no server: four processes at once
+    as_json, as_text, plan, bad = dataflow_cli_together(
+        ["schema", legacy_url, "--json"], ["schema", legacy_url], ["migrate", "app_models", "--plan"],
+        ["schema", "postgresql://u:S3cret#@127.0.0.1:1/x"], cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["orders"]["primary_key"] == ["order_no"]
+    assert "order_no" in as_text.stdout
     assert plan.returncode == 0, plan.stderr
     assert "create_table" in plan.stdout and "products" in plan.stdout
     applied = dataflow_cli("migrate", "app_models", "--apply", cwd=tmp_path)
     assert applied.returncode == 0, applied.stderr
     assert "nothing to do" in dataflow_cli("migrate", "app_models", cwd=tmp_path).stdout
-    bad = dataflow_cli("schema", "postgresql://u:S3cret#@127.0.0.1:1/x")
     assert bad.returncode == 2 and "S3cret" not in bad.stderr

@@ -97,8 +97,9 @@ def test_in_with_100_000_values_works(db):
     texts = [f"v{n}" for n in numbers]
     for filter in ({"n": {"$in": numbers}}, {"n": {"$nin": numbers}}, {"n": {"$in": [*numbers, None]}},
                    {"s": {"$in": texts}}, {"s": {"$nin": texts}}):
-        assert ids(db, filter) == expected(db, filter)
-        assert db.express_sync.count("Item", filter) == len(expected(db, filter))
+        want = expected(db, filter)  # the reference answer, once: it parses and scans all 100,000 values
+        assert ids(db, filter) == want
+        assert db.express_sync.count("Item", filter) == len(want)
     assert db.express_sync.bulk_update("Item", filter={"n": {"$in": numbers}}, fields={"s": "hit"})["updated"] == 2
     assert db.express_sync.bulk_delete("Item", filter={"s": {"$in": ["hit", *texts]}})["deleted"] == 2
 
