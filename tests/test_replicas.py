@@ -218,6 +218,44 @@ def test_a_standby_whose_wal_receiver_is_dead_is_skipped(urls, standby):
         db.close()
 
 
+def test_a_full_replica_pool_sends_the_read_to_the_primary_within_its_limit(urls):
+    """Waiting for a replica's pooled connection is bounded (half the read's limit): a replica whose pool is full
+    is busy, not down; the primary answers within the limit, and the replica serves again once a connection frees."""
+    from dataflow.timeouts import query_timeout
+
+    primary_url, standby_url = urls
+    db = make_db(primary_url, [standby_url], pool_size=1)
+
+    async def work():
+        await db.express.create("Item", {"name": "a"})
+        await db.express.count("Item")  # the replica's pool exists on this loop now
+        router = (await db.backend_for("Item")).session.router
+        replica = router.replicas[0]
+        pool = replica.pools.here(asyncio.get_running_loop())
+        held = await replica.driver.acquire(pool)  # the replica's only connection
+        try:
+            fallbacks = router.fallbacks
+            start = time.monotonic()
+            with query_timeout(1.0):
+                assert await db.express.count("Item") == 1
+            elapsed = time.monotonic() - start
+            assert 0.4 < elapsed < 1.0, elapsed  # waited half the limit for the replica, then asked the primary
+            assert replica.busy == 1 and router.fallbacks == fallbacks + 1 and replica.down_until < time.monotonic()
+        finally:
+            await replica.driver.release(pool, held)
+        reads = replica.reads
+        with query_timeout(1.0):
+            assert await db.express.count("Item") == 1
+        assert replica.reads == reads + 1
+        await db.close_async()
+
+    try:
+        asyncio.run(asyncio.wait_for(work(), 30))  # an unbounded wait for the replica would hang here
+        assert db.metrics()["replicas"]["replicas"][0]["busy"] == 1
+    finally:
+        db.close()
+
+
 def test_transactions_and_use_primary_read_the_primary(urls):
     primary_url, standby_url = urls
     db = make_db(primary_url, [standby_url])

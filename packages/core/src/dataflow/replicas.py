@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError, DataFlowError, ValidationError
+from .errors import ConfigurationError, DataFlowError, QueryTimeoutError, ValidationError
 from .pools import LoopPools
 from .urls import parse_url
 
@@ -95,6 +95,8 @@ class Replica:
     """Until then, a read needing a position it has not reached skips it without waiting (it just made one wait)."""
     reads: int = 0
     failures: int = 0
+    busy: int = 0
+    """Reads that found its pool full for half their limit and went elsewhere."""
 
     def usable(self, now: float, max_lag: float, need: int) -> bool:
         """Not down; not lagging past the bound (checked again once its status is due); not known to be
@@ -135,11 +137,13 @@ class ReadRouter:
         self.writes += 1
 
     async def read(self, fn: Any, sql: str, arg: Any, timeout: float | None) -> Any:
-        """Run a read statement on a replica that can serve it, else on the primary."""
+        """Run a read statement on a replica that can serve it, else on the primary, within ``timeout`` in all."""
+        from .sql.liveness import left  # dataflow.sql imports this module
         if self.writes > self.synced:
             if not await self._sync():
                 return await self._primary(fn, sql, arg, timeout)
         need, now, replicas = self.target, time.monotonic(), self.replicas
+        started = now
         if len(replicas) == 1:  # the common case, without building lists
             candidates = replicas if replicas[0].usable(now, self.max_lag, need) else []
         else:
@@ -147,11 +151,11 @@ class ReadRouter:
         last = len(candidates) - 1
         for index, replica in enumerate(candidates):
             wait = self.wait if index == last else 0.0  # only the last one is waited for
-            result = await self._on(replica, fn, sql, arg, timeout, need, wait, now)
+            result = await self._on(replica, fn, sql, arg, left(timeout, started), need, wait, now)
             if result is not _MISS:
                 replica.reads += 1
                 return result
-        return await self._primary(fn, sql, arg, timeout)
+        return await self._primary(fn, sql, arg, left(timeout, started))
 
     # --- choosing ------------------------------------------------------------------------------------------------
 
@@ -196,11 +200,18 @@ class ReadRouter:
                 return self._down(replica, exc)
             if pool is None:  # a short-lived loop: the I/O thread's pool serves it
                 return await self.session.io.call(self._on(replica, fn, sql, arg, timeout, need, wait, now))
+        from .sql.liveness import acquired, left
+
         driver = replica.driver
-        try:
-            conn = await driver.acquire(pool)
+        begun = time.monotonic()
+        try:  # a replica whose pool stays full for half the limit is busy, not down: the primary answers instead
+            conn = await acquired(driver, pool, driver.acquire(pool), None if timeout is None else timeout / 2, sql)
+        except QueryTimeoutError:
+            replica.busy += 1
+            return _MISS
         except Exception as exc:
             return self._down(replica, exc)
+        timeout = left(timeout, begun)
         try:
             if replica.position < need or now - replica.checked >= CHECK_EVERY:
                 try:
@@ -275,7 +286,7 @@ class ReadRouter:
         now = time.monotonic()
         return {
             "fallbacks_to_primary": self.fallbacks, "replay_waits": self.waits,
-            "replicas": [{"url": r.url.masked(), "reads": r.reads, "failures": r.failures,
+            "replicas": [{"url": r.url.masked(), "reads": r.reads, "failures": r.failures, "busy": r.busy,
                           "lag_seconds": None if r.lag == math.inf else r.lag,  # unknown: not receiving
                           "in_recovery": r.in_recovery, "down": now < r.down_until, "pool": _pool_stats(r)}
                          for r in self.replicas],
